@@ -1,0 +1,32 @@
+# The two commands: `make serve` and `make test`. Both set up .venv first (idempotent).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PUFFERLIB_CORE := pufferlib-core==3.0.23
+
+.PHONY: venv serve test bench clean
+
+venv: $(STAMP)
+
+# pufferlib-core pins torch==2.9.0, so it is installed --no-deps after our own pinned torch;
+# its runtime dependencies are listed in pyproject.toml.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps $(PUFFERLIB_CORE)
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+serve: venv
+	$(BIN)/python -m app --runs-root runs
+
+test: venv
+	$(BIN)/python -m pytest
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) bench-out

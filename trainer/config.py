@@ -1,0 +1,92 @@
+"""The one definition of a training run's configuration.
+
+`TrainConfig` is shared by the trainer CLI (`python -m trainer`), the run directory's
+`config.json` and the service's `POST /runs` body. It imports nothing heavy, so the server
+process can use it without pulling in torch or numba.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+TrainerBackend = Literal["random", "puffer_ppo"]
+WandbMode = Literal["disabled", "offline", "online"]
+VectorBackend = Literal["native", "serial", "multiprocessing"]
+Device = Literal["cpu", "cuda"]
+
+
+class TrainConfig(BaseModel):
+    """Everything that decides what a training run does. Field names map to CLI flags
+    (`total_env_steps` <-> `--total-env-steps`) and to the keys of a `--config` file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    trainer_backend: TrainerBackend = Field(
+        "random", description="Which policy drives the envs: uniform random valid actions, or PPO."
+    )
+    total_env_steps: int = Field(
+        2_000_000, gt=0, description="Env steps (agent decisions, summed over all envs) to train for."
+    )
+    window_env_steps: int = Field(
+        100_000, gt=0, description="Env steps per metrics window; must not exceed total_env_steps."
+    )
+    checkpoint_every_windows: int = Field(1, gt=0, description="Write a checkpoint every N windows.")
+    flush_partial_window: bool = Field(
+        False, description="Write the last, incomplete window (window_complete=false) at the end."
+    )
+    seed: int = Field(0, ge=0, lt=2**31, description="Training seed: env worlds, actions and weights.")
+    env_time_max: int = Field(20_000, gt=0, description="Episode budget in game ticks.")
+    num_envs: int = Field(
+        256,
+        gt=0,
+        le=65_536,
+        validation_alias=AliasChoices("num_envs", "ppo_num_envs"),
+        description="Envs stepped together in one batch (both backends); alias ppo_num_envs.",
+    )
+    torch_threads: int = Field(1, gt=0, le=256, description="torch.set_num_threads for the trainer.")
+    wandb_mode: WandbMode = Field("disabled", description="Weights & Biases logging mode.")
+    wandb_project: str = Field("asteroid-prospector", min_length=1, description="W&B project name.")
+
+    ppo_num_workers: int = Field(1, gt=0, description="Vector-env worker processes (multiprocessing backend).")
+    ppo_vector_backend: VectorBackend = Field(
+        "native", description="pufferlib vectorisation: in-process native, serial, or multiprocessing."
+    )
+    ppo_rollout_steps: int = Field(128, gt=0, description="Steps per env collected before each update.")
+    ppo_num_minibatches: int = Field(4, gt=0, description="Minibatches per update epoch.")
+    ppo_update_epochs: int = Field(4, gt=0, description="Passes over each rollout batch.")
+    ppo_learning_rate: float = Field(2.5e-4, gt=0, description="Adam learning rate.")
+    ppo_gamma: float = Field(0.99, gt=0, le=1, description="Discount factor per env step.")
+    ppo_gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda.")
+    ppo_clip_coef: float = Field(0.2, gt=0, description="PPO surrogate clipping coefficient.")
+    ppo_ent_coef: float = Field(0.01, ge=0, description="Entropy bonus coefficient.")
+    ppo_vf_coef: float = Field(0.5, ge=0, description="Value loss coefficient.")
+    ppo_max_grad_norm: float = Field(0.5, gt=0, description="Global gradient-norm clip.")
+
+    @field_validator("window_env_steps")
+    @classmethod
+    def _window_fits_total(cls, value: int, info: ValidationInfo) -> int:
+        total = info.data.get("total_env_steps")
+        if total is not None and value > total:
+            raise ValueError(f"window_env_steps ({value}) must not exceed total_env_steps ({total})")
+        return value
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """The config keys, in declaration order."""
+        return list(cls.model_fields)
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read a JSON or TOML config file (chosen by suffix) into a dict of TrainConfig keys."""
+    text = path.read_text()
+    if path.suffix.lower() == ".toml":
+        return tomllib.loads(text)
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of config keys")
+    return data

@@ -1,0 +1,307 @@
+"""The run directory: the only contract between the trainer and the server.
+
+    runs/<run_id>/
+        config.json                  the resolved TrainConfig, written once
+        run_metadata.json            live status, rewritten atomically
+        metrics/windows.jsonl        one JSON object per window, appended whole-line
+        checkpoints/ckpt_<id>.pt     torch.load(weights_only=True)-loadable
+        logs/trainer.log             the trainer's stdout and stderr
+        trainer.lock                 flock-ed exclusively while a trainer owns the run
+
+This module is dependency-light (stdlib + pydantic) so the server can import it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import time
+from datetime import datetime, timezone
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_RUN_ID_RE = re.compile(RUN_ID_PATTERN)
+
+
+class RunStatus(StrEnum):
+    queued = "queued"
+    starting = "starting"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+    interrupted = "interrupted"
+
+
+TERMINAL_STATUSES = frozenset(
+    {RunStatus.completed, RunStatus.failed, RunStatus.cancelled, RunStatus.interrupted}
+)
+# A terminal run may only go back to `queued`/`starting`, and only when it is resumed.
+_ALLOWED_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.queued: frozenset({RunStatus.starting, RunStatus.cancelled, RunStatus.failed}),
+    RunStatus.starting: frozenset(
+        {RunStatus.running, RunStatus.failed, RunStatus.cancelled, RunStatus.interrupted}
+    ),
+    RunStatus.running: frozenset(TERMINAL_STATUSES),
+}
+
+
+class InvalidTransition(ValueError):
+    """A status change the lifecycle does not allow (e.g. leaving a terminal state)."""
+
+
+def check_transition(old: RunStatus | None, new: RunStatus, *, resuming: bool = False) -> None:
+    """Raise InvalidTransition unless `old -> new` is a legal status change.
+
+    `None` means the run has no metadata yet. Resuming lets a terminal run restart.
+    """
+    if old is None or old == new:
+        return
+    if old in TERMINAL_STATUSES:
+        if resuming and new in (RunStatus.queued, RunStatus.starting, RunStatus.running):
+            return
+        raise InvalidTransition(f"run is {old.value}; it cannot become {new.value}")
+    if new not in _ALLOWED_TRANSITIONS[old]:
+        raise InvalidTransition(f"a {old.value} run cannot become {new.value}")
+
+
+def validate_run_id(run_id: str) -> str:
+    """Return run_id if it is a safe directory name, else raise ValueError."""
+    if not _RUN_ID_RE.fullmatch(run_id) or ".." in run_id:
+        raise ValueError(f"invalid run id {run_id!r}: must match {RUN_ID_PATTERN} and not contain '..'")
+    return run_id
+
+
+def utc_now() -> str:
+    """The current UTC time as an ISO-8601 string with a `Z` suffix."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LatestCheckpoint(BaseModel):
+    window_id: int
+    env_steps_total: int
+    path: str
+    created_at: str
+
+
+class RunMetadata(BaseModel):
+    """The contents of run_metadata.json. Paths are relative to the run directory."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    status: RunStatus
+    trainer_backend: str
+    seed: int
+    target_env_steps: int
+    window_env_steps: int
+    env_steps_total: int = 0
+    ticks_total: int = 0
+    episodes_total: int = 0
+    windows_emitted: int = 0
+    checkpoints_written: int = 0
+    latest_window: dict[str, Any] | None = None
+    latest_checkpoint: LatestCheckpoint | None = None
+    latest_replay: str | None = None
+    replay_index_path: str | None = None
+    wandb_run_id: str | None = None
+    wandb_run_url: str | None = None
+    constellation_url: str | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    pid: int | None = None
+    created_at: str
+    started_at: str | None = None
+    updated_at: str
+    finished_at: str | None = None
+    config_path: str = "config.json"
+    metrics_path: str = "metrics/windows.jsonl"
+    checkpoints_dir: str = "checkpoints"
+    log_path: str = "logs/trainer.log"
+
+
+class RunPaths:
+    """Where each file of one run lives."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.root = Path(run_dir)
+
+    @classmethod
+    def of(cls, runs_root: Path, run_id: str) -> RunPaths:
+        return cls(Path(runs_root) / validate_run_id(run_id))
+
+    @property
+    def run_id(self) -> str:
+        return self.root.name
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def metadata(self) -> Path:
+        return self.root / "run_metadata.json"
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.root / "metrics"
+
+    @property
+    def windows(self) -> Path:
+        return self.metrics_dir / "windows.jsonl"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def log(self) -> Path:
+        return self.logs_dir / "trainer.log"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "trainer.lock"
+
+    def checkpoint(self, window_id: int) -> Path:
+        return self.checkpoints_dir / checkpoint_name(window_id)
+
+    def make_dirs(self) -> None:
+        for d in (self.metrics_dir, self.checkpoints_dir, self.logs_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+def checkpoint_name(window_id: int) -> str:
+    return f"ckpt_{window_id:06d}.pt"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so readers see either the old file or the new one, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_metadata(paths: RunPaths) -> RunMetadata:
+    """Parse run_metadata.json (raises FileNotFoundError or pydantic.ValidationError)."""
+    return RunMetadata.model_validate_json(paths.metadata.read_bytes())
+
+
+def write_metadata(paths: RunPaths, meta: RunMetadata) -> None:
+    write_json_atomic(paths.metadata, meta.model_dump(mode="json"))
+
+
+def update_status(
+    paths: RunPaths, new: RunStatus, *, resuming: bool = False, **changes: Any
+) -> RunMetadata:
+    """The single status writer: validate the transition, apply `changes`, write atomically."""
+    meta = read_metadata(paths)
+    check_transition(meta.status, new, resuming=resuming)
+    now = utc_now()
+    fields = {"status": new, "updated_at": now, **changes}
+    if new in TERMINAL_STATUSES:
+        fields.setdefault("finished_at", now)
+    elif resuming:
+        fields.setdefault("finished_at", None)
+    updated = meta.model_copy(update=fields)
+    write_metadata(paths, updated)
+    return updated
+
+
+class JsonlAppender:
+    """Appends one JSON object per line, each with a single write() and a flush."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "ab", buffering=0)
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        self._file.write(line)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_complete_lines(path: Path, offset: int = 0) -> tuple[list[bytes], int]:
+    """Read the whole lines after byte `offset`; return them and the offset after the last one.
+
+    A trailing line without its newline is still being written and is left for next time.
+    """
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    return data[: end + 1].splitlines(), offset + end + 1
+
+
+class RunLock:
+    """The exclusive flock a trainer holds on `trainer.lock` for as long as it owns the run."""
+
+    def __init__(self, paths: RunPaths) -> None:
+        self._path = paths.lock
+        self._fd: int | None = None
+
+    def acquire(self, timeout_s: float = 1.0) -> bool:
+        """Take the lock; False if another process still holds it after `timeout_s`.
+
+        The short retry covers a reader's momentary shared probe (`is_run_live`).
+        """
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.02)
+                continue
+            self._fd = fd
+            return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def is_run_live(paths: RunPaths) -> bool:
+    """True if some process holds the run's trainer lock (checked without taking it for long)."""
+    try:
+        fd = os.open(paths.lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            return True
+        raise
+    finally:
+        os.close(fd)
+    return False

@@ -1,5 +1,9 @@
 """The game's rules (spec 1.3-1.7 with the changes of section 2) as compiled kernels.
 
+Performance rule for these kernels: never read the state tuple `s` inside the second operand
+of `and`/`or`; numba then copies the whole tuple across the branch (about 1 us a time). Read
+the fields into locals first.
+
 `step_batch` steps every env of a batch in one call: apply the action (or the invalid-action
 HOLD), run the global dynamics, compute the reward, detect the episode's end, reset finished
 envs, and write observations and action masks in place. The action mask is the single
@@ -23,7 +27,7 @@ _SALES_DECAY = np.exp(-np.arange(_MAX_DT + 1) / SALES_DECAY_TAU)
 _SQRT_DT = np.sqrt(np.arange(_MAX_DT + 1, dtype=np.float64))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cargo_total(s, i):
     total = 0.0
     for c in range(N_COMMODITIES):
@@ -31,7 +35,7 @@ def cargo_total(s, i):
     return total
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cargo_value(s, i):
     value = 0.0
     for c in range(N_COMMODITIES):
@@ -39,11 +43,13 @@ def cargo_value(s, i):
     return value
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def has_valid_selection(s, i):
     """A selected asteroid that is not depleted."""
     a = s.selected[i]
-    return a >= 0 and s.depletion[i, s.node[i], a] < 1.0
+    if a < 0:
+        return False
+    return s.depletion[i, s.node[i], a] < 1.0
 
 
 @njit(cache=True, inline="always")
@@ -69,6 +75,9 @@ def write_action_mask(s, i, mask):
     node = s.node[i]
     at_station = node == 0
     credits = s.credits[i]
+    kits = s.kits[i]
+    stabilizers = s.stabilizers[i]
+    decoys = s.decoys[i]
     selection = has_valid_selection(s, i)
     for k in range(MAX_NEIGHBORS):
         mask[A_TRAVEL + k] = s.neighbor[i, node, k] >= 0
@@ -80,14 +89,15 @@ def write_action_mask(s, i, mask):
     mask[A_THREAT_LISTEN] = True
     count = s.asteroid_count[i, node]
     for a in range(MAX_ASTEROIDS):
-        mask[A_SELECT + a] = a < count and s.depletion[i, node, a] < 1.0
+        depleted = s.depletion[i, node, a] >= 1.0
+        mask[A_SELECT + a] = a < count and not depleted
     for m in range(3):
         mask[A_MINE + m] = selection
-    mask[A_STABILIZE] = selection and s.stabilizers[i] > 0
+    mask[A_STABILIZE] = selection and stabilizers > 0
     mask[A_REFINE] = True
     mask[A_COOLDOWN] = True
-    mask[A_TOOL_MAINT] = s.kits[i] > 0
-    mask[A_HULL_PATCH] = s.kits[i] > 0
+    mask[A_TOOL_MAINT] = kits > 0
+    mask[A_HULL_PATCH] = kits > 0
     for c in range(N_COMMODITIES):
         mask[A_JETTISON + c] = True
     mask[A_DOCK] = at_station
@@ -95,11 +105,50 @@ def write_action_mask(s, i, mask):
         mask[A_SELL + b] = at_station
     for p in range(3):
         mask[A_BUY_FUEL + p] = at_station and credits >= FUEL_PACK_PRICE[p]
-    mask[A_BUY_KIT] = at_station and credits >= KIT_PRICE and s.kits[i] < ITEM_CAP
-    mask[A_BUY_STABILIZER] = at_station and credits >= STABILIZER_PRICE and s.stabilizers[i] < ITEM_CAP
-    mask[A_BUY_DECOY] = at_station and credits >= DECOY_PRICE and s.decoys[i] < ITEM_CAP
+    mask[A_BUY_KIT] = at_station and credits >= KIT_PRICE and kits < ITEM_CAP
+    mask[A_BUY_STABILIZER] = at_station and credits >= STABILIZER_PRICE and stabilizers < ITEM_CAP
+    mask[A_BUY_DECOY] = at_station and credits >= DECOY_PRICE and decoys < ITEM_CAP
     mask[A_OVERHAUL] = at_station and credits >= OVERHAUL_PRICE
     mask[A_CASH_OUT] = True
+
+
+@njit(cache=True)
+def _write_neighbors(neighbor, node_type, edge_time, edge_fuel, threat_estimate, obs):
+    """The 6 neighbour slots of the current node (arguments are that node's rows)."""
+    for k in range(MAX_NEIGHBORS):
+        base = OBS_NEIGHBORS + NEIGHBOR_WIDTH * k
+        v = neighbor[k]
+        if v < 0:
+            for j in range(NEIGHBOR_WIDTH):
+                obs[base + j] = 0.0
+        else:
+            obs[base] = 1.0
+            for t in range(3):
+                obs[base + 1 + t] = 1.0 if node_type[v] == t else 0.0
+            obs[base + 4] = edge_time[k] / TRAVEL_TIME_NORM
+            obs[base + 5] = edge_fuel[k] / TRAVEL_FUEL_NORM
+            obs[base + 6] = threat_estimate[k]
+
+
+@njit(cache=True)
+def _write_asteroids(count, selected, composition_estimate, stability_estimate, depletion, confidence, obs):
+    """The 16 asteroid slots of the current node (arguments are that node's rows)."""
+    for a in range(MAX_ASTEROIDS):
+        base = OBS_ASTEROIDS + ASTEROID_WIDTH * a
+        if a >= count:
+            for j in range(ASTEROID_WIDTH):
+                obs[base + j] = 0.0
+        else:
+            obs[base] = 1.0
+            norm = 0.0
+            for c in range(N_COMMODITIES):
+                norm += composition_estimate[a, c]
+            for c in range(N_COMMODITIES):
+                obs[base + 1 + c] = composition_estimate[a, c] / norm
+            obs[base + 7] = stability_estimate[a]
+            obs[base + 8] = depletion[a]
+            obs[base + 9] = confidence[a]
+            obs[base + 10] = 1.0 if a == selected else 0.0
 
 
 @njit(cache=True)
@@ -121,51 +170,23 @@ def write_observation(s, i, time_max, obs):
     obs[OBS_ITEMS + 1] = s.stabilizers[i] / ITEM_CAP
     obs[OBS_ITEMS + 2] = s.decoys[i] / ITEM_CAP
     obs[OBS_AT_STATION] = 1.0 if node == 0 else 0.0
-    obs[OBS_SELECTION_VALID] = 1.0 if has_valid_selection(s, i) else 0.0
+    selection = has_valid_selection(s, i)
+    obs[OBS_SELECTION_VALID] = 1.0 if selection else 0.0
+    node_type = s.node_type[i, node]
     for t in range(3):
-        obs[OBS_NODE_TYPE + t] = 1.0 if s.node_type[i, node] == t else 0.0
+        obs[OBS_NODE_TYPE + t] = 1.0 if node_type == t else 0.0
     obs[OBS_NODE_INDEX] = node / NODE_INDEX_NORM
     obs[OBS_HOPS] = s.hops[i, node] / NODE_INDEX_NORM
-
-    for k in range(MAX_NEIGHBORS):
-        base = OBS_NEIGHBORS + NEIGHBOR_WIDTH * k
-        v = s.neighbor[i, node, k]
-        if v < 0:
-            for j in range(NEIGHBOR_WIDTH):
-                obs[base + j] = 0.0
-            continue
-        obs[base] = 1.0
-        for t in range(3):
-            obs[base + 1 + t] = 1.0 if s.node_type[i, v] == t else 0.0
-        obs[base + 4] = s.edge_time[i, node, k] / TRAVEL_TIME_NORM
-        obs[base + 5] = s.edge_fuel[i, node, k] / TRAVEL_FUEL_NORM
-        obs[base + 6] = s.threat_estimate[i, node, k]
-
-    count = s.asteroid_count[i, node]
-    selected = s.selected[i]
-    for a in range(MAX_ASTEROIDS):
-        base = OBS_ASTEROIDS + ASTEROID_WIDTH * a
-        if a >= count:
-            for j in range(ASTEROID_WIDTH):
-                obs[base + j] = 0.0
-            continue
-        obs[base] = 1.0
-        norm = 0.0
-        for c in range(N_COMMODITIES):
-            norm += s.composition_estimate[i, node, a, c]
-        for c in range(N_COMMODITIES):
-            obs[base + 1 + c] = s.composition_estimate[i, node, a, c] / norm
-        obs[base + 7] = s.stability_estimate[i, node, a]
-        obs[base + 8] = s.depletion[i, node, a]
-        obs[base + 9] = s.scan_confidence[i, node, a]
-        obs[base + 10] = 1.0 if a == selected else 0.0
-
+    _write_neighbors(s.neighbor[i, node], s.node_type[i], s.edge_time[i, node], s.edge_fuel[i, node],
+                     s.threat_estimate[i, node], obs)
+    _write_asteroids(s.asteroid_count[i, node], s.selected[i], s.composition_estimate[i, node],
+                     s.stability_estimate[i, node], s.depletion[i, node], s.scan_confidence[i, node], obs)
+    price, prev_price, inventory = s.price[i], s.prev_price[i], s.inventory[i]
     for c in range(N_COMMODITIES):
-        obs[OBS_PRICES + c] = s.price[i, c] / PRICE_MAX[c]
-        delta = (s.price[i, c] - s.prev_price[i, c]) / PRICE_DELTA_NORM
-        obs[OBS_PRICE_DELTAS + c] = clamp(delta, -1.0, 1.0)
+        obs[OBS_PRICES + c] = price[c] / PRICE_MAX[c]
+        obs[OBS_PRICE_DELTAS + c] = clamp((price[c] - prev_price[c]) / PRICE_DELTA_NORM, -1.0, 1.0)
     for j in range(len(OBS_INVENTORY_COMMODITIES)):
-        obs[OBS_INVENTORY + j] = min(s.inventory[i, OBS_INVENTORY_COMMODITIES[j]] / INVENTORY_NORM, 1.0)
+        obs[OBS_INVENTORY + j] = min(inventory[OBS_INVENTORY_COMMODITIES[j]] / INVENTORY_NORM, 1.0)
 
     for j in range(OBS_DIM):
         obs[j] = clamp(obs[j], -1.0, 1.0)
@@ -187,7 +208,10 @@ def pirate_roll(s, i, intensity, dt, now):
         return
     s.pirate_encounters[i] += 1
     loss = uniform(s.rng, i, PIRATE_LOSS[0], PIRATE_LOSS[1])
-    if s.decoys[i] > 0 and uniform01(s.rng, i) < DECOY_CHANCE:
+    use_decoy = False
+    if s.decoys[i] > 0:
+        use_decoy = uniform01(s.rng, i) < DECOY_CHANCE
+    if use_decoy:
         s.decoys[i] -= 1
         loss *= DECOY_LOSS_FACTOR
     before = cargo_value(s, i)
@@ -503,11 +527,12 @@ def step_env(s, i, action, valid):
         reward += R_INVALID
     reward += R_PIRATE * (s.value_lost_to_pirates[i] - lost0) / CREDIT_SCALE
 
-    destroyed = s.hull[i] <= 0.0
-    stranded = s.fuel[i] <= 0.0 and s.node[i] != 0
+    hull, fuel, node, time_remaining = s.hull[i], s.fuel[i], s.node[i], s.time_remaining[i]
+    destroyed = hull <= 0.0
+    stranded = fuel <= 0.0 and node != 0
     cashed_out = valid and action == A_CASH_OUT
     terminated = destroyed or stranded or cashed_out
-    truncated = s.time_remaining[i] <= 0 and not terminated
+    truncated = time_remaining <= 0 and not terminated
     if destroyed:
         reward += R_DESTROYED
     if stranded:

@@ -107,10 +107,15 @@ def _best_asteroid(s, i, node):
 def _slot_toward_station(s, i, node):
     """The neighbour slot that gets closer to the station, least threatening first."""
     best, best_threat = -1, 2.0
+    here = s.hops[i, node]
     for k in range(MAX_NEIGHBORS):
         v = s.neighbor[i, node, k]
-        if v >= 0 and s.hops[i, v] < s.hops[i, node] and s.threat_estimate[i, node, k] < best_threat:
-            best, best_threat = k, s.threat_estimate[i, node, k]
+        if v < 0:
+            continue
+        closer = s.hops[i, v] < here
+        threat = s.threat_estimate[i, node, k]
+        if closer and threat < best_threat:
+            best, best_threat = k, threat
     return best
 
 
@@ -125,8 +130,9 @@ def _slot_to_explore(s, i, node):
         score = s.threat_estimate[i, node, k] + s.hops[i, v]
         if s.node_type[i, v] == HAZARD:
             score += 2.0
-        if s.asteroids_ready[i, v] and _best_asteroid(s, i, v) < 0:
-            score += 5.0
+        if s.asteroids_ready[i, v]:
+            if _best_asteroid(s, i, v) < 0:
+                score += 5.0
         if score < best_score:
             best, best_score = k, score
     return best
@@ -154,7 +160,8 @@ def _station_action(s, i, time_is_up, departure_credits):
         return A_CASH_OUT
     if s.alert[i] > _STATION_ALERT:
         return A_DOCK
-    if min(s.hull[i], s.tool[i]) < _STATION_REFIT and credits >= OVERHAUL_PRICE + FUEL_PACK_PRICE[2]:
+    worn = min(s.hull[i], s.tool[i]) < _STATION_REFIT
+    if worn and credits >= OVERHAUL_PRICE + FUEL_PACK_PRICE[2]:
         return A_OVERHAUL
     if s.fuel[i] < _STATION_FUEL:
         p = _cheapest_fuel_pack(credits)
@@ -179,32 +186,33 @@ def greedy_action(s, i, departure_credits):
     if node == 0:
         return _station_action(s, i, time_is_up, departure_credits)
 
-    if s.kits[i] > 0 and s.hull[i] < _PATCH_HULL:
+    kits, hull, heat, tool = s.kits[i], s.hull[i], s.heat[i], s.tool[i]
+    if kits > 0 and hull < _PATCH_HULL:
         return A_HULL_PATCH
-    haul_done = cargo_value(s, i) >= _HAUL_VALUE or cargo_total(s, i) >= _HAUL_FRAC * CARGO_MAX
+    hold_value, hold_total = cargo_value(s, i), cargo_total(s, i)
+    haul_done = hold_value >= _HAUL_VALUE or hold_total >= _HAUL_FRAC * CARGO_MAX
     low_fuel = s.fuel[i] < hops * _FUEL_PER_HOP + _FUEL_RESERVE
-    if time_is_up or haul_done or low_fuel or s.hull[i] < _HOME_HULL:
+    if time_is_up or haul_done or low_fuel or hull < _HOME_HULL:
         k = _slot_toward_station(s, i, node)
         if k >= 0:
             return A_TRAVEL + k
-    if s.heat[i] > _COOL_HEAT:
+    if heat > _COOL_HEAT:
         return A_COOLDOWN
     if s.alert[i] > _CALM_ALERT:
         return A_HOLD
-    if s.kits[i] > 0 and s.tool[i] < _REPAIR_TOOL:
+    if kits > 0 and tool < _REPAIR_TOOL:
         return A_TOOL_MAINT
 
     count = s.asteroid_count[i, node]
-    if count > 0 and s.scan_confidence[i, node, 0] <= SCAN_CONFIDENCE_START:
+    unscanned = s.scan_confidence[i, node, 0] <= SCAN_CONFIDENCE_START
+    if count > 0 and unscanned:
         return A_WIDE_SCAN
-    if has_valid_selection(s, i) and s.depletion[i, node, s.selected[i]] < _SPENT_DEPLETION:
-        a = s.selected[i]
-        careful = (
-            s.heat[i] > _CAREFUL_HEAT
-            or s.tool[i] < _CAREFUL_TOOL
-            or s.stability_estimate[i, node, a] < _CAREFUL_STABILITY
-        )
-        return A_MINE if careful else A_MINE + 1
+    a = s.selected[i]
+    if has_valid_selection(s, i):
+        if s.depletion[i, node, a] < _SPENT_DEPLETION:
+            shaky = s.stability_estimate[i, node, a] < _CAREFUL_STABILITY
+            careful = heat > _CAREFUL_HEAT or tool < _CAREFUL_TOOL or shaky
+            return A_MINE if careful else A_MINE + 1
     best = _best_asteroid(s, i, node)
     if best >= 0:
         return A_SELECT + best

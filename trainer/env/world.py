@@ -123,7 +123,9 @@ def _compute_hops(s, i):
         head += 1
         for k in range(MAX_NEIGHBORS):
             v = s.neighbor[i, u, k]
-            if v >= 0 and s.hops[i, v] == unreachable and v != 0:
+            if v <= 0:
+                continue
+            if s.hops[i, v] == unreachable:
                 s.hops[i, v] = s.hops[i, u] + 1
                 queue[tail] = v
                 tail += 1
@@ -178,11 +180,12 @@ def generate_world(s, i, episode_seed, time_max):
     for _ in range(n):
         u = integers(s.rng, i, 0, n)
         v = integers(s.rng, i, 0, n)
-        if u == v or _linked(s, i, u, v):
+        if u == v:
             continue
-        if _degree(s, i, u) >= MAX_NEIGHBORS or _degree(s, i, v) >= MAX_NEIGHBORS:
-            continue
-        _add_edge(s, i, u, v)
+        linked = _linked(s, i, u, v)
+        full = max(_degree(s, i, u), _degree(s, i, v)) >= MAX_NEIGHBORS
+        if not linked and not full:
+            _add_edge(s, i, u, v)
 
     _compute_hops(s, i)
 
@@ -233,7 +236,9 @@ def generate_world(s, i, episode_seed, time_max):
 @njit(cache=True)
 def ensure_asteroids(s, i, node):
     """Draw the asteroids of `node` if this is the ship's first visit (the station has none)."""
-    if node == 0 or s.asteroids_ready[i, node]:
+    if node == 0:
+        return
+    if s.asteroids_ready[i, node]:
         return
     s.asteroids_ready[i, node] = True
     r = s.asteroid_rng

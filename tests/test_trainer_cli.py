@@ -3,12 +3,16 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from trainer.cli import build_parser, main
 from trainer.config import TrainConfig
 from trainer.rundir import RunMetadata, RunPaths, RunStatus, utc_now, write_metadata
+from trainer.windows import WINDOW_FIELDS
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -33,6 +37,20 @@ def test_every_config_field_has_a_flag_with_its_description_and_default():
         assert " ".join(field.description.split()) in help_text
         assert f"(default: {field.default})" in help_text
     assert "--ppo-num-envs" in help_text
+
+
+def test_the_readme_documents_every_flag_default_and_window_field():
+    section = README.read_text().split("## Trainer\n", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("`")[1]: line for line in section.splitlines() if line.startswith("| `")}
+    for name, field in TrainConfig.model_fields.items():
+        if name.startswith("ppo_"):
+            assert f"`{name[4:].replace('_', '-')}`" in rows["--ppo-*"]
+        elif field.annotation is bool:
+            assert "| off |" in rows["--" + name.replace("_", "-")]
+        else:
+            assert f"| `{field.default}` |" in rows["--" + name.replace("_", "-")], name
+    documented = {name.strip(" `") for line in rows.values() for name in line.split("|")[1].split(",")}
+    assert set(WINDOW_FIELDS) <= documented
 
 
 def test_flags_override_a_config_file(capsys, tmp_path):

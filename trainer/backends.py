@@ -44,9 +44,7 @@ class RandomBackend:
     """Uniformly random valid actions: the smoke test and the baseline curve."""
 
     def __init__(self, config: TrainConfig, env: ProspectorEnv) -> None:
-        # A seed of its own, so the action stream is not the env's stream in disguise.
-        policy_seed = int(np.random.SeedSequence(config.seed, spawn_key=(1,)).generate_state(1)[0])
-        self.policy = RandomValidPolicy(num_envs=config.num_envs, seed=policy_seed)
+        self.policy = RandomValidPolicy(num_envs=config.num_envs, seed=config.seed)
 
     def act(self, observations: np.ndarray, action_mask: np.ndarray) -> np.ndarray:
         return self.policy.act(action_mask)

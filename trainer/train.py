@@ -121,15 +121,20 @@ class RunWriter:
 
     def running(self) -> None:
         self._windows = JsonlAppender(self.paths.windows)
-        started_at = self.meta.started_at if self.meta and self.meta.started_at else utc_now()
-        self._update(RunStatus.running, started_at=started_at)
+        self._update(RunStatus.running, started_at=self.meta.started_at or utc_now())
 
-    def window(self, record: dict[str, Any], windows: WindowAccumulator) -> None:
-        """Append a window record, report it, and update the metadata's counters."""
+    def window(self, record: dict[str, Any], windows: WindowAccumulator, checkpoint: dict[str, Any] | None) -> None:
+        """Append a window record, write the window's checkpoint state if given, update the
+        metadata once for both, then report to W&B and the console."""
         self._windows.append(record)
+        changes: dict[str, Any] = {"latest_window": record, **counters(windows)}
+        if checkpoint is not None:
+            changes.update(self._save_checkpoint(record["window_id"], checkpoint))
+        self._update(RunStatus.running, **changes)
         if self.wandb is not None:
             self.wandb.log_window(record)
-        self._update(RunStatus.running, latest_window=record, **counters(windows))
+            if checkpoint is not None:
+                self.wandb.log_checkpoint(self.paths.checkpoint(record["window_id"]), record["window_id"])
         logger.info(
             "window %d%s | env steps %d | ticks %d | %s sps | episodes %d | return mean %s",
             record["window_id"],
@@ -142,10 +147,16 @@ class RunWriter:
         )
 
     def checkpoint(self, window_id: int, state: dict[str, Any]) -> None:
-        """Write checkpoints/ckpt_<window_id>.pt and point the metadata at it.
+        """Write a checkpoint outside a window's close (the final one) and record it."""
+        self._update(RunStatus.running, **self._save_checkpoint(window_id, state))
+        if self.wandb is not None:
+            self.wandb.log_checkpoint(self.paths.checkpoint(window_id), window_id)
 
-        `state["windows"]["env_steps"]` is the env steps the state has trained: the window's
-        end plus the rest of the batch step that closed it.
+    def _save_checkpoint(self, window_id: int, state: dict[str, Any]) -> dict[str, Any]:
+        """Write checkpoints/ckpt_<window_id>.pt; return the metadata changes that point at it.
+
+        Its env_steps_total is what the state has trained (`state["windows"]["env_steps"]`):
+        the window's end plus the rest of the batch step that closed it.
         """
         path = self.paths.checkpoint(window_id)
         env_steps_total = int(state["windows"]["env_steps"])
@@ -159,11 +170,7 @@ class RunWriter:
             path=str(path.relative_to(self.paths.root)),
             created_at=created_at,
         )
-        self._update(
-            RunStatus.running, latest_checkpoint=latest, checkpoints_written=self.meta.checkpoints_written + 1
-        )
-        if self.wandb is not None:
-            self.wandb.log_checkpoint(path, window_id, env_steps_total)
+        return {"latest_checkpoint": latest, "checkpoints_written": self.meta.checkpoints_written + 1}
 
     def finish(self, status: RunStatus, exit_code: int, *, error: str | None = None, **changes: Any) -> None:
         """Write the terminal status and close the windows file and the W&B run."""
@@ -271,10 +278,9 @@ def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: b
         window_id = record["window_id"]
         if window_id <= replay_through:
             return
-        writer.window(record, windows)
-        due = (window_id + 1) % config.checkpoint_every_windows == 0
-        if record["window_complete"] and due:
-            writer.checkpoint(window_id, state())
+        due = record["window_complete"] and (window_id + 1) % config.checkpoint_every_windows == 0
+        writer.window(record, windows, state() if due else None)
+        if due:
             checkpointed = window_id
 
     last = time.perf_counter()

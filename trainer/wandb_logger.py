@@ -35,13 +35,9 @@ class WandbLogger:
         numbers = {k: v for k, v in record.items() if isinstance(v, (int, float))}
         self.run.log(numbers, step=record["env_steps_total"])
 
-    def log_checkpoint(self, path: Path, window_id: int, env_steps_total: int) -> None:
+    def log_checkpoint(self, path: Path, window_id: int) -> None:
         """Log a checkpoint as a `model` artifact aliased `latest` and `window-<id>`."""
-        artifact = wandb.Artifact(
-            f"model-{self.run_id}",
-            type="model",
-            metadata={"window_id": window_id, "env_steps_total": env_steps_total},
-        )
+        artifact = wandb.Artifact(f"model-{self.run_id}", type="model", metadata={"window_id": window_id})
         artifact.add_file(str(path))
         self.run.log_artifact(artifact, aliases=["latest", f"window-{window_id}"])
 

@@ -157,3 +157,14 @@ def test_an_exception_marks_the_run_failed_with_the_traceback_in_the_log(tmp_pat
     meta = read_metadata(paths)
     assert meta.status == RunStatus.failed and meta.exit_code == 1 and meta.error
     assert "Traceback" in paths.log.read_text()
+
+
+def test_a_launcher_redirecting_stdout_into_the_log_gets_each_line_once(tmp_path):
+    paths = RunPaths.of(tmp_path, "redirected")
+    paths.make_dirs()
+    with open(paths.log, "ab") as log:
+        proc = subprocess.run(trainer(tmp_path, "--run-id", "redirected", *SMALL, "--total-env-steps", "1000",
+                                      "--window-env-steps", "500"), stdout=log, stderr=log, timeout=240)
+    assert proc.returncode == 0
+    text = paths.log.read_text()
+    assert text.count("window 0 |") == 1 and text.count("window 1 |") == 1

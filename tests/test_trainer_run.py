@@ -38,7 +38,7 @@ def start_and_wait_for_windows(run_root: Path, run_id: str, count: int) -> tuple
     proc = subprocess.Popen(trainer(run_root, "--run-id", run_id, *ENDLESS), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     paths = RunPaths.of(run_root, run_id)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # a cold numba cache compiles the env first
     while not (paths.windows.exists() and paths.windows.read_bytes().count(b"\n") >= count):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()

@@ -72,9 +72,9 @@ def test_readme_random_run_leaves_the_contracted_run_directory(tmp_path):
     assert windows[-1]["ticks_total"] == sum(w["ticks_in_window"] for w in windows) == meta.ticks_total
     assert meta.latest_window == windows[-1]
 
-    ckpts = sorted(p.name for p in paths.checkpoints_dir.iterdir())
-    assert ckpts == ["ckpt_000000.pt", "ckpt_000001.pt", "ckpt_000002.pt"]
-    assert meta.checkpoints_written == 3
+    # Every 10 windows by default, and one at the end.
+    assert [p.name for p in paths.checkpoints_dir.iterdir()] == ["ckpt_000002.pt"]
+    assert meta.checkpoints_written == 1
     assert meta.latest_checkpoint.window_id == 2 and meta.latest_checkpoint.path == "checkpoints/ckpt_000002.pt"
     ckpt = torch.load(paths.root / meta.latest_checkpoint.path, weights_only=True)
     assert (ckpt["window_id"], ckpt["env_steps_total"], ckpt["trainer_backend"]) == (2, 6000, "random")
@@ -83,14 +83,17 @@ def test_readme_random_run_leaves_the_contracted_run_directory(tmp_path):
     assert not is_run_live(paths)
 
 
-def test_episodes_end_and_are_counted_once(tmp_path):
-    proc = run_trainer(tmp_path, "--run-id", "eps", *SMALL, "--total-env-steps", "6000", "--window-env-steps", "1000",
-                       "--flush-partial-window")
+def test_episodes_end_and_are_counted_once_and_checkpoints_follow_their_interval(tmp_path):
+    proc = run_trainer(tmp_path, "--run-id", "eps", *SMALL, "--total-env-steps", "6100", "--window-env-steps", "1000",
+                       "--flush-partial-window", "--checkpoint-every-windows", "2")
     assert proc.returncode == 0, proc.stderr
     paths = RunPaths.of(tmp_path, "eps")
+    assert sorted(p.name for p in paths.checkpoints_dir.iterdir()) == [
+        "ckpt_000001.pt", "ckpt_000003.pt", "ckpt_000005.pt", "ckpt_000006.pt"]
     windows = windows_of(paths)
     meta = read_metadata(paths)
     assert sum(w["episodes"] for w in windows) == meta.episodes_total > 0
+    assert [w["window_complete"] for w in windows] == [True] * 6 + [False]
     for w in windows:
         if w["episodes"]:
             assert w["return_min"] <= w["return_mean"] <= w["return_max"]

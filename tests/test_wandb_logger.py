@@ -11,7 +11,8 @@ from trainer.cli import main
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = ["--num-envs", "16", "--env-time-max", "300", "--total-env-steps", "1000", "--window-env-steps", "500"]
+SMALL = ["--num-envs", "16", "--env-time-max", "300", "--total-env-steps", "1000", "--window-env-steps", "500",
+         "--checkpoint-every-windows", "1"]
 
 
 @pytest.fixture

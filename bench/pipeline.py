@@ -40,9 +40,22 @@ def pipeline_sps(num_envs: int, env_steps: int, window_env_steps: int) -> tuple[
     The wall rate comes from the last window's elapsed_s (the training loop, artifact writes
     included); the CPU rate covers the whole command, setup included."""
     with tempfile.TemporaryDirectory() as root:
-        argv = ["--run-root", root, "--run-id", "bench", "--trainer-backend", "random",
-                "--total-env-steps", str(env_steps), "--window-env-steps", str(window_env_steps),
-                "--num-envs", str(num_envs), "--wandb-mode", "disabled"]
+        argv = [
+            "--run-root",
+            root,
+            "--run-id",
+            "bench",
+            "--trainer-backend",
+            "random",
+            "--total-env-steps",
+            str(env_steps),
+            "--window-env-steps",
+            str(window_env_steps),
+            "--num-envs",
+            str(num_envs),
+            "--wandb-mode",
+            "disabled",
+        ]
         cpu = time.process_time()
         with contextlib.redirect_stdout(io.StringIO()):
             code = trainer_main(argv)
@@ -66,8 +79,12 @@ def bench_pipeline() -> None:
     after = env_only_sps(num_envs, bare_steps)
     bare_wall, bare_cpu = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
     print(f"pipeline: random backend, N={num_envs}, {env_steps:,} env steps, window {window:,}")
-    print(f"  env only (env + RandomValidPolicy, {bare_steps:,} steps before and after): "
-          f"{bare_wall:,.0f} env steps/s wall, {bare_cpu:,.0f} per CPU s")
+    print(
+        f"  env only (env + RandomValidPolicy, {bare_steps:,} steps before and after): "
+        f"{bare_wall:,.0f} env steps/s wall, {bare_cpu:,.0f} per CPU s"
+    )
     print(f"  end to end (env + windows + artifacts): {wall:,.0f} env steps/s wall, {cpu:,.0f} per CPU s")
-    print(f"  ratio (target >= 0.8): {wall / bare_wall:.3f} wall, {cpu / bare_cpu:.3f} CPU; "
-          f"run directory {run_bytes / 2**20:,.1f} MiB")
+    print(
+        f"  ratio (target >= 0.8): {wall / bare_wall:.3f} wall, {cpu / bare_cpu:.3f} CPU; "
+        f"run directory {run_bytes / 2**20:,.1f} MiB"
+    )

@@ -55,10 +55,22 @@ def test_the_readme_documents_every_flag_default_and_window_field():
 
 def test_flags_override_a_config_file(capsys, tmp_path):
     toml = tmp_path / "c.toml"
-    toml.write_text('total_env_steps = 5000\nwindow_env_steps = 1000\nppo_num_envs = 8\nwandb_mode = "offline"\n')
-    config = printed_config(capsys, "--config", str(toml), "--window-env-steps", "500", "--flush-partial-window")
-    assert config == TrainConfig(total_env_steps=5000, window_env_steps=500, num_envs=8, wandb_mode="offline",
-                                 flush_partial_window=True).model_dump()
+    toml.write_text(
+        'total_env_steps = 5000\nwindow_env_steps = 1000\nppo_num_envs = 8\nwandb_mode = "offline"\n'
+    )
+    config = printed_config(
+        capsys, "--config", str(toml), "--window-env-steps", "500", "--flush-partial-window"
+    )
+    assert (
+        config
+        == TrainConfig(
+            total_env_steps=5000,
+            window_env_steps=500,
+            num_envs=8,
+            wandb_mode="offline",
+            flush_partial_window=True,
+        ).model_dump()
+    )
     as_json = tmp_path / "c.json"
     as_json.write_text(json.dumps({"seed": 7, "num_envs": 3}))
     config = printed_config(capsys, "--config", str(as_json), "--ppo-num-envs", "16")
@@ -96,7 +108,9 @@ def test_a_bad_key_in_the_config_file_names_the_file(capsys, tmp_path):
 def test_an_unwritable_run_root_exits_2(capsys, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    code, _, err = run_cli(capsys, "--run-root", str(blocker), "--total-env-steps", "10", "--window-env-steps", "10")
+    code, _, err = run_cli(
+        capsys, "--run-root", str(blocker), "--total-env-steps", "10", "--window-env-steps", "10"
+    )
     assert code == 2 and "argument --run-root" in err
 
 
@@ -104,8 +118,19 @@ def test_an_existing_run_is_refused_without_resume(capsys, tmp_path):
     paths = RunPaths.of(tmp_path, "taken")
     paths.make_dirs()
     now = utc_now()
-    write_metadata(paths, RunMetadata(run_id="taken", status=RunStatus.completed, trainer_backend="random", seed=0,
-                                      target_env_steps=10, window_env_steps=10, created_at=now, updated_at=now))
+    write_metadata(
+        paths,
+        RunMetadata(
+            run_id="taken",
+            status=RunStatus.completed,
+            trainer_backend="random",
+            seed=0,
+            target_env_steps=10,
+            window_env_steps=10,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
     code, _, err = run_cli(capsys, "--run-root", str(tmp_path), "--run-id", "taken")
     assert code == 2 and "argument --run-id" in err and "--resume" in err
 
@@ -122,8 +147,10 @@ def test_resume_refuses_to_change_the_run_identity(capsys, tmp_path):
 
 def test_a_missing_wandb_package_is_a_clear_error_before_training(tmp_path):
     # sys.modules[name] = None is how Python itself marks a module as not importable.
-    code = ("import sys; sys.modules['wandb'] = None; from trainer.cli import main; "
-            f"sys.exit(main(['--run-root', {str(tmp_path)!r}, '--wandb-mode', 'offline']))")
+    code = (
+        "import sys; sys.modules['wandb'] = None; from trainer.cli import main; "
+        f"sys.exit(main(['--run-root', {str(tmp_path)!r}, '--wandb-mode', 'offline']))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "argument --wandb-mode" in proc.stderr and "wandb package" in proc.stderr

@@ -35,8 +35,12 @@ def windows_of(paths: RunPaths) -> list[dict]:
 
 
 def start_and_wait_for_windows(run_root: Path, run_id: str, count: int) -> tuple[subprocess.Popen, RunPaths]:
-    proc = subprocess.Popen(trainer(run_root, "--run-id", run_id, *ENDLESS), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        trainer(run_root, "--run-id", run_id, *ENDLESS),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     paths = RunPaths.of(run_root, run_id)
     deadline = time.monotonic() + 300  # a cold numba cache compiles the env first
     while not (paths.windows.exists() and paths.windows.read_bytes().count(b"\n") >= count):
@@ -52,8 +56,21 @@ def without_timing(records: list[dict]) -> list[dict]:
 
 
 def test_readme_random_run_leaves_the_contracted_run_directory(tmp_path):
-    proc = run_trainer(tmp_path, "--run-id", "readme", "--trainer-backend", "random", "--total-env-steps", "6000",
-                       "--window-env-steps", "2000", "--wandb-mode", "disabled", "--num-envs", "256")
+    proc = run_trainer(
+        tmp_path,
+        "--run-id",
+        "readme",
+        "--trainer-backend",
+        "random",
+        "--total-env-steps",
+        "6000",
+        "--window-env-steps",
+        "2000",
+        "--wandb-mode",
+        "disabled",
+        "--num-envs",
+        "256",
+    )
     assert proc.returncode == 0, proc.stderr
     paths = RunPaths.of(tmp_path, "readme")
     config = TrainConfig.model_validate_json(paths.config.read_text())
@@ -67,7 +84,10 @@ def test_readme_random_run_leaves_the_contracted_run_directory(tmp_path):
     windows = windows_of(paths)
     assert [list(w) for w in windows] == [list(WINDOW_FIELDS)] * 3
     assert [(w["window_id"], w["env_steps_start"], w["env_steps_end"]) for w in windows] == [
-        (0, 0, 2000), (1, 2000, 4000), (2, 4000, 6000)]
+        (0, 0, 2000),
+        (1, 2000, 4000),
+        (2, 4000, 6000),
+    ]
     assert all(w["window_complete"] and w["env_steps_in_window"] == 2000 for w in windows)
     assert windows[-1]["ticks_total"] == sum(w["ticks_in_window"] for w in windows) == meta.ticks_total
     assert meta.latest_window == windows[-1]
@@ -75,7 +95,9 @@ def test_readme_random_run_leaves_the_contracted_run_directory(tmp_path):
     # Every 10 windows by default, and one at the end.
     assert [p.name for p in paths.checkpoints_dir.iterdir()] == ["ckpt_000002.pt"]
     assert meta.checkpoints_written == 1
-    assert meta.latest_checkpoint.window_id == 2 and meta.latest_checkpoint.path == "checkpoints/ckpt_000002.pt"
+    assert (
+        meta.latest_checkpoint.window_id == 2 and meta.latest_checkpoint.path == "checkpoints/ckpt_000002.pt"
+    )
     ckpt = torch.load(paths.root / meta.latest_checkpoint.path, weights_only=True)
     assert (ckpt["window_id"], ckpt["env_steps_total"], ckpt["trainer_backend"]) == (2, 6000, "random")
     assert {"env", "backend", "windows", "config"} <= set(ckpt)
@@ -84,12 +106,27 @@ def test_readme_random_run_leaves_the_contracted_run_directory(tmp_path):
 
 
 def test_episodes_end_and_are_counted_once_and_checkpoints_follow_their_interval(tmp_path):
-    proc = run_trainer(tmp_path, "--run-id", "eps", *SMALL, "--total-env-steps", "6100", "--window-env-steps", "1000",
-                       "--flush-partial-window", "--checkpoint-every-windows", "2")
+    proc = run_trainer(
+        tmp_path,
+        "--run-id",
+        "eps",
+        *SMALL,
+        "--total-env-steps",
+        "6100",
+        "--window-env-steps",
+        "1000",
+        "--flush-partial-window",
+        "--checkpoint-every-windows",
+        "2",
+    )
     assert proc.returncode == 0, proc.stderr
     paths = RunPaths.of(tmp_path, "eps")
     assert sorted(p.name for p in paths.checkpoints_dir.iterdir()) == [
-        "ckpt_000001.pt", "ckpt_000003.pt", "ckpt_000005.pt", "ckpt_000006.pt"]
+        "ckpt_000001.pt",
+        "ckpt_000003.pt",
+        "ckpt_000005.pt",
+        "ckpt_000006.pt",
+    ]
     windows = windows_of(paths)
     meta = read_metadata(paths)
     assert sum(w["episodes"] for w in windows) == meta.episodes_total > 0
@@ -151,8 +188,12 @@ def test_sigkill_leaves_valid_metadata_and_whole_lines_and_the_run_resumes(tmp_p
 
 
 def test_an_exception_marks_the_run_failed_with_the_traceback_in_the_log(tmp_path):
-    assert run_trainer(tmp_path, "--run-id", "bad", *SMALL, "--total-env-steps", "1000",
-                       "--window-env-steps", "500").returncode == 0
+    assert (
+        run_trainer(
+            tmp_path, "--run-id", "bad", *SMALL, "--total-env-steps", "1000", "--window-env-steps", "500"
+        ).returncode
+        == 0
+    )
     paths = RunPaths.of(tmp_path, "bad")
     paths.checkpoint(1).write_bytes(b"not a checkpoint")
     proc = run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", "2000")
@@ -166,8 +207,21 @@ def test_a_launcher_redirecting_stdout_into_the_log_gets_each_line_once(tmp_path
     paths = RunPaths.of(tmp_path, "redirected")
     paths.make_dirs()
     with open(paths.log, "ab") as log:
-        proc = subprocess.run(trainer(tmp_path, "--run-id", "redirected", *SMALL, "--total-env-steps", "1000",
-                                      "--window-env-steps", "500"), stdout=log, stderr=log, timeout=240)
+        proc = subprocess.run(
+            trainer(
+                tmp_path,
+                "--run-id",
+                "redirected",
+                *SMALL,
+                "--total-env-steps",
+                "1000",
+                "--window-env-steps",
+                "500",
+            ),
+            stdout=log,
+            stderr=log,
+            timeout=240,
+        )
     assert proc.returncode == 0
     text = paths.log.read_text()
     assert text.count("window 0 |") == 1 and text.count("window 1 |") == 1

@@ -1,6 +1,5 @@
 """The W&B adapter: offline with the real package and no network; online with wandb.init faked."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,16 +10,30 @@ from trainer.cli import main
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = ["--num-envs", "16", "--env-time-max", "300", "--total-env-steps", "1000", "--window-env-steps", "500",
-         "--checkpoint-every-windows", "1"]
+SMALL = [
+    "--num-envs",
+    "16",
+    "--env-time-max",
+    "300",
+    "--total-env-steps",
+    "1000",
+    "--window-env-steps",
+    "500",
+    "--checkpoint-every-windows",
+    "1",
+]
 
 
 @pytest.fixture
 def wandb_dirs(tmp_path, monkeypatch) -> dict[str, str]:
     """Keep every W&B file (config, cache, staged artifacts) inside tmp_path."""
-    dirs = {name: str(tmp_path / name.lower()) for name in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")}
+    dirs = {
+        name: str(tmp_path / name.lower())
+        for name in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")
+    }
     for name, value in dirs.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.delenv("WANDB_DIR", raising=False)  # the adapter passes dir=<run dir> itself
     monkeypatch.setenv("WANDB_SILENT", "true")
     return dirs
 
@@ -28,9 +41,24 @@ def wandb_dirs(tmp_path, monkeypatch) -> dict[str, str]:
 def test_offline_mode_writes_its_run_under_the_run_dir(tmp_path, wandb_dirs):
     had_repo_wandb = (REPO / "wandb").exists()
     proc = subprocess.run(
-        [sys.executable, "-m", "trainer", "--run-root", str(tmp_path / "runs"), "--run-id", "off", *SMALL,
-         "--wandb-mode", "offline", "--wandb-project", "asteroid-prospector"],
-        capture_output=True, text=True, timeout=240, cwd=tmp_path, env={**os.environ, "WANDB_DIR": ""},
+        [
+            sys.executable,
+            "-m",
+            "trainer",
+            "--run-root",
+            str(tmp_path / "runs"),
+            "--run-id",
+            "off",
+            *SMALL,
+            "--wandb-mode",
+            "offline",
+            "--wandb-project",
+            "asteroid-prospector",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     paths = RunPaths.of(tmp_path / "runs", "off")
@@ -85,7 +113,11 @@ def test_online_mode_logs_windows_checkpoints_and_the_summary(tmp_path, fake_onl
     (run,) = fake_online
     paths = RunPaths.of(tmp_path, "on")
     assert run.init_kwargs["project"] == "asteroid-prospector"
-    assert (run.init_kwargs["id"], run.init_kwargs["name"], run.init_kwargs["resume"]) == ("on", "on", "allow")
+    assert (run.init_kwargs["id"], run.init_kwargs["name"], run.init_kwargs["resume"]) == (
+        "on",
+        "on",
+        "allow",
+    )
     assert Path(run.init_kwargs["dir"]) == paths.root
     assert run.init_kwargs["config"]["total_env_steps"] == 1000
     assert [(data["window_id"], step) for data, step in run.logged] == [(0, 500), (1, 1000)]

@@ -5,8 +5,19 @@ import pytest
 
 from trainer.windows import EPISODE_FIELDS, WINDOW_FIELDS, WindowAccumulator
 
-STATS = ("return", "length", "ticks", "net_profit", "survival", "destroyed", "stranded", "cash_out",
-         "pirate_encounters", "value_lost_to_pirates", "invalid_actions")
+STATS = (
+    "return",
+    "length",
+    "ticks",
+    "net_profit",
+    "survival",
+    "destroyed",
+    "stranded",
+    "cash_out",
+    "pirate_encounters",
+    "value_lost_to_pirates",
+    "invalid_actions",
+)
 
 
 def make_steps(rng: np.random.Generator, num_envs: int, num_steps: int) -> list[dict]:
@@ -16,20 +27,28 @@ def make_steps(rng: np.random.Generator, num_envs: int, num_steps: int) -> list[
         finished = np.flatnonzero(rng.random(num_envs) < 0.2)
         stats = np.zeros((num_envs, len(STATS)))
         stats[finished] = rng.integers(0, 100, size=(finished.size, len(STATS)))
-        steps.append({
-            "rewards": rng.normal(size=num_envs).astype(np.float32),
-            "ticks": rng.integers(1, 9, size=num_envs),
-            "invalid": rng.random(num_envs) < 0.3,
-            "finished": finished,
-            "episode_stats": stats,
-        })
+        steps.append(
+            {
+                "rewards": rng.normal(size=num_envs).astype(np.float32),
+                "ticks": rng.integers(1, 9, size=num_envs),
+                "invalid": rng.random(num_envs) < 0.3,
+                "finished": finished,
+                "episode_stats": stats,
+            }
+        )
     return steps
 
 
 def feed(acc: WindowAccumulator, step: dict, n: int | None = None, seconds: float = 1.0) -> list[dict]:
     n = len(step["rewards"]) if n is None else n
-    return acc.add_step(step["rewards"][:n], step["ticks"][:n], step["invalid"][:n], step["finished"],
-                        step["episode_stats"], seconds)
+    return acc.add_step(
+        step["rewards"][:n],
+        step["ticks"][:n],
+        step["invalid"][:n],
+        step["finished"],
+        step["episode_stats"],
+        seconds,
+    )
 
 
 def reference_windows(steps: list[dict], window: int) -> list[dict]:
@@ -41,21 +60,23 @@ def reference_windows(steps: list[dict], window: int) -> list[dict]:
             flat.append((float(step["rewards"][i]), int(step["ticks"][i]), bool(step["invalid"][i]), stats))
     out = []
     for k in range(len(flat) // window):
-        chunk = flat[k * window:(k + 1) * window]
+        chunk = flat[k * window : (k + 1) * window]
         episodes = np.array([s for *_, s in chunk if s is not None]).reshape(-1, len(STATS))
-        out.append({
-            "env_steps_start": k * window,
-            "env_steps_end": (k + 1) * window,
-            "ticks_in_window": sum(t for _, t, _, _ in chunk),
-            "ticks_total": sum(t for _, t, _, _ in flat[:(k + 1) * window]),
-            "episodes": len(episodes),
-            "return_mean": float(episodes[:, 0].mean()) if len(episodes) else None,
-            "return_max": float(episodes[:, 0].max()) if len(episodes) else None,
-            "length_ticks_mean": float(episodes[:, 2].mean()) if len(episodes) else None,
-            "survival_rate": float(episodes[:, 4].mean()) if len(episodes) else None,
-            "reward_per_step_mean": sum(r for r, _, _, _ in chunk) / window,
-            "invalid_action_rate": sum(v for _, _, v, _ in chunk) / window,
-        })
+        out.append(
+            {
+                "env_steps_start": k * window,
+                "env_steps_end": (k + 1) * window,
+                "ticks_in_window": sum(t for _, t, _, _ in chunk),
+                "ticks_total": sum(t for _, t, _, _ in flat[: (k + 1) * window]),
+                "episodes": len(episodes),
+                "return_mean": float(episodes[:, 0].mean()) if len(episodes) else None,
+                "return_max": float(episodes[:, 0].max()) if len(episodes) else None,
+                "length_ticks_mean": float(episodes[:, 2].mean()) if len(episodes) else None,
+                "survival_rate": float(episodes[:, 4].mean()) if len(episodes) else None,
+                "reward_per_step_mean": sum(r for r, _, _, _ in chunk) / window,
+                "invalid_action_rate": sum(v for _, _, v, _ in chunk) / window,
+            }
+        )
     return out
 
 
@@ -87,8 +108,9 @@ def test_one_step_can_close_several_windows_with_the_right_episodes():
     acc = WindowAccumulator(3, 8, STATS)
     stats = np.zeros((8, len(STATS)))
     stats[[1, 4, 7], 0] = [10.0, 20.0, 30.0]
-    records = acc.add_step(np.ones(8, np.float32), np.full(8, 2), np.zeros(8, bool),
-                           np.array([1, 4, 7]), stats, 0.8)
+    records = acc.add_step(
+        np.ones(8, np.float32), np.full(8, 2), np.zeros(8, bool), np.array([1, 4, 7]), stats, 0.8
+    )
     assert [(r["env_steps_start"], r["env_steps_end"]) for r in records] == [(0, 3), (3, 6)]
     assert [r["return_mean"] for r in records] == [10.0, 20.0]  # env 7 ended in the open window
     assert [r["ticks_total"] for r in records] == [6, 12]
@@ -103,8 +125,12 @@ def test_one_step_can_close_several_windows_with_the_right_episodes():
 def test_metrics_are_per_window_not_cumulative():
     acc = WindowAccumulator(4, 4, STATS)
     no_episode = (np.empty(0, np.int64), np.zeros((4, len(STATS))))
-    first = acc.add_step(np.full(4, 1.0, np.float32), np.ones(4, np.int64), np.ones(4, bool), *no_episode, 1.0)
-    second = acc.add_step(np.full(4, -3.0, np.float32), np.ones(4, np.int64), np.zeros(4, bool), *no_episode, 1.0)
+    first = acc.add_step(
+        np.full(4, 1.0, np.float32), np.ones(4, np.int64), np.ones(4, bool), *no_episode, 1.0
+    )
+    second = acc.add_step(
+        np.full(4, -3.0, np.float32), np.ones(4, np.int64), np.zeros(4, bool), *no_episode, 1.0
+    )
     assert first[0]["reward_per_step_mean"] == 1.0 and second[0]["reward_per_step_mean"] == -3.0
     assert first[0]["invalid_action_rate"] == 1.0 and second[0]["invalid_action_rate"] == 0.0
     assert second[0]["ticks_in_window"] == 4 and second[0]["ticks_total"] == 8
@@ -112,8 +138,14 @@ def test_metrics_are_per_window_not_cumulative():
 
 def test_episode_fields_are_null_without_episodes_and_every_field_is_there():
     acc = WindowAccumulator(2, 2, STATS)
-    (record,) = acc.add_step(np.zeros(2, np.float32), np.ones(2, np.int64), np.zeros(2, bool),
-                             np.empty(0, np.int64), np.zeros((2, len(STATS))), 1.0)
+    (record,) = acc.add_step(
+        np.zeros(2, np.float32),
+        np.ones(2, np.int64),
+        np.zeros(2, bool),
+        np.empty(0, np.int64),
+        np.zeros((2, len(STATS))),
+        1.0,
+    )
     assert list(record) == list(WINDOW_FIELDS)
     assert record["episodes"] == 0
     assert all(record[name] is None for name in EPISODE_FIELDS)

@@ -25,13 +25,21 @@ from trainer.rundir import RunLock, RunPaths, RunStatus, read_metadata, validate
 
 # Fields a resumed run may change; the others must match the run's config.json.
 RESUMABLE_FIELDS = frozenset(
-    {"total_env_steps", "checkpoint_every_windows", "flush_partial_window", "torch_threads", "wandb_mode", "wandb_project"}
+    {
+        "total_env_steps",
+        "checkpoint_every_windows",
+        "flush_partial_window",
+        "torch_threads",
+        "wandb_mode",
+        "wandb_project",
+    }
 )
 # Metadata statuses of a run directory prepared by a launcher, that a new trainer may take over.
 UNSTARTED = (RunStatus.queued, RunStatus.starting)
 
 
 def flag(name: str) -> str:
+    """The CLI flag of a config key: `total_env_steps` -> `--total-env-steps`."""
     return "--" + name.replace("_", "-")
 
 
@@ -67,8 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train Asteroid Prospector agents into a run directory that can be followed live.",
     )
     run = parser.add_argument_group("run directory")
-    run.add_argument("--run-root", type=Path, default=Path("runs"), help="Directory holding the run directories (default: runs).")
-    run.add_argument("--run-id", help="Name of the new run's directory (default: <UTC %%Y%%m%%dT%%H%%M%%SZ>-<6 hex>).")
+    run.add_argument(
+        "--run-root",
+        type=Path,
+        default=Path("runs"),
+        help="Directory holding the run directories (default: runs).",
+    )
+    run.add_argument(
+        "--run-id", help="Name of the new run's directory (default: <UTC %%Y%%m%%dT%%H%%M%%SZ>-<6 hex>)."
+    )
     run.add_argument(
         "--resume",
         type=Path,
@@ -77,8 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(sorted(map(flag, RESUMABLE_FIELDS)))
         + " may change.",
     )
-    run.add_argument("--config", type=Path, metavar="FILE", help="JSON or TOML file of config keys; flags override it.")
-    run.add_argument("--print-config", action="store_true", help="Print the resolved config as JSON and exit.")
+    run.add_argument(
+        "--config", type=Path, metavar="FILE", help="JSON or TOML file of config keys; flags override it."
+    )
+    run.add_argument(
+        "--print-config", action="store_true", help="Print the resolved config as JSON and exit."
+    )
     run.add_argument(
         "--log-to-run-dir",
         action=argparse.BooleanOptionalAction,
@@ -86,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="Tee the log into <run dir>/logs/trainer.log, size-capped; skipped when stdout is "
         "already that file (default: on).",
     )
-    config = parser.add_argument_group("training config (TrainConfig fields; also the keys of a --config file)")
+    config = parser.add_argument_group(
+        "training config (TrainConfig fields; also the keys of a --config file)"
+    )
     for name, field in TrainConfig.model_fields.items():
         add_field_argument(config, name, field)
     return parser
@@ -101,7 +122,9 @@ def resolve_config(
         return TrainConfig.model_validate({**base, **given})
     except ValidationError as exc:
         error = exc.errors()[0]
-        key = str(error["loc"][0]) if error["loc"] else ""
+        if not error["loc"]:
+            parser.error(error["msg"])
+        key = str(error["loc"][0])
         message = f"{error['msg']} (got {error['input']!r})"
         if key in base and key not in given:
             fail(parser, base_source, f"{key}: {message}")
@@ -109,10 +132,14 @@ def resolve_config(
 
 
 def fail(parser: argparse.ArgumentParser, where: str, message: str) -> NoReturn:
+    """Exit 2 with argparse's usage line and `argument <where>: <message>`."""
     parser.error(f"argument {where}: {message}")
 
 
-def new_run(parser: argparse.ArgumentParser, args: argparse.Namespace, given: dict[str, Any]) -> tuple[TrainConfig, RunPaths]:
+def new_run(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, given: dict[str, Any]
+) -> tuple[TrainConfig, RunPaths]:
+    """The config and run directory of a new run (a directory a launcher prepared is accepted)."""
     base: dict[str, Any] = {}
     if args.config is not None:
         try:
@@ -137,7 +164,10 @@ def _unstarted(paths: RunPaths) -> bool:
         return False
 
 
-def resumed_run(parser: argparse.ArgumentParser, args: argparse.Namespace, given: dict[str, Any]) -> tuple[TrainConfig, RunPaths]:
+def resumed_run(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, given: dict[str, Any]
+) -> tuple[TrainConfig, RunPaths]:
+    """The config (the run's config.json plus the flags it allows) and directory of `--resume`."""
     if args.run_id is not None or args.config is not None:
         fail(parser, "--resume", "not allowed with --run-id or --config (the run's config.json is used)")
     paths = RunPaths(args.resume)
@@ -165,21 +195,37 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.backends import BACKENDS  # imports the env (numba): after the cheap checks
 
     if config.trainer_backend not in BACKENDS:
-        fail(parser, "--trainer-backend", f"{config.trainer_backend!r} is not implemented yet; choose from {sorted(BACKENDS)}")
+        fail(
+            parser,
+            "--trainer-backend",
+            f"{config.trainer_backend!r} is not implemented yet; choose from {sorted(BACKENDS)}",
+        )
     if config.wandb_mode != "disabled":
         try:
             importlib.import_module("wandb")
         except ImportError:
-            fail(parser, "--wandb-mode", f"{config.wandb_mode!r} needs the wandb package; install it or use --wandb-mode disabled")
+            fail(
+                parser,
+                "--wandb-mode",
+                f"{config.wandb_mode!r} needs the wandb package; install it or use --wandb-mode disabled",
+            )
     try:
         paths.make_dirs()
         if not os.access(paths.root, os.W_OK):
             raise PermissionError(f"{paths.root} is not writable")
     except OSError as exc:
-        fail(parser, "--resume" if args.resume else "--run-root", f"cannot write the run directory {paths.root}: {exc}")
+        fail(
+            parser,
+            "--resume" if args.resume else "--run-root",
+            f"cannot write the run directory {paths.root}: {exc}",
+        )
     lock = RunLock(paths)
     if not lock.acquire():
-        fail(parser, "--resume" if args.resume else "--run-id", f"run {paths.run_id} is live: another trainer holds {paths.lock}")
+        fail(
+            parser,
+            "--resume" if args.resume else "--run-id",
+            f"run {paths.run_id} is live: another trainer holds {paths.lock}",
+        )
 
     from trainer.train import train  # torch and the env: only once there is something to train
 

@@ -47,7 +47,13 @@ if TYPE_CHECKING:
 
 NO_ENVS = np.empty(0, np.int64)
 EXIT_FAILED = 1
-COUNTER_FIELDS = {"env_steps_total", "ticks_total", "episodes_total", "windows_emitted", "checkpoints_written"}
+COUNTER_FIELDS = {
+    "env_steps_total",
+    "ticks_total",
+    "episodes_total",
+    "windows_emitted",
+    "checkpoints_written",
+}
 
 
 class StopRequest:
@@ -115,15 +121,15 @@ class RunWriter:
         from trainer.wandb_logger import WandbLogger
 
         self.wandb = WandbLogger(self.config, self.paths.root)
-        self._update(
-            RunStatus.starting, wandb_run_id=self.wandb.run.id, wandb_run_url=self.wandb.url
-        )
+        self._update(RunStatus.starting, wandb_run_id=self.wandb.run.id, wandb_run_url=self.wandb.url)
 
     def running(self) -> None:
         self._windows = JsonlAppender(self.paths.windows)
         self._update(RunStatus.running, started_at=self.meta.started_at or utc_now())
 
-    def window(self, record: dict[str, Any], windows: WindowAccumulator, checkpoint: dict[str, Any] | None) -> None:
+    def window(
+        self, record: dict[str, Any], windows: WindowAccumulator, checkpoint: dict[str, Any] | None
+    ) -> None:
         """Append a window record, write the window's checkpoint state if given, update the
         metadata once for both, then report to W&B and the console."""
         self._windows.append(record)
@@ -162,7 +168,8 @@ class RunWriter:
         env_steps_total = int(state["windows"]["env_steps"])
         created_at = utc_now()
         save_checkpoint(
-            path, {"window_id": window_id, "env_steps_total": env_steps_total, "created_at": created_at, **state}
+            path,
+            {"window_id": window_id, "env_steps_total": env_steps_total, "created_at": created_at, **state},
         )
         latest = LatestCheckpoint(
             window_id=window_id,

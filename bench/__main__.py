@@ -1,7 +1,13 @@
-"""Run every benchmark and print its figures."""
+"""Run every benchmark and print its figures. Each part of the project adds its function here."""
+
+from bench.pipeline import bench_pipeline
+
+BENCHMARKS = [bench_pipeline]
+
 
 def main() -> None:
-    print("no benchmarks yet")
+    for benchmark in BENCHMARKS:
+        benchmark()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Run every benchmark and print its figures. Each part of the project adds its function here."""
 
+from bench.env import bench_env
 from bench.pipeline import bench_pipeline
 
-BENCHMARKS = [bench_pipeline]
+BENCHMARKS = [bench_env, bench_pipeline]
 
 
 def main() -> None:

@@ -63,15 +63,16 @@ class Model:
         return float(self.cargo @ self.price)
 
     def hold(self) -> None:
-        """HOLD (also the invalid-action branch): alert -3 and 2.5 extra heat dissipation."""
-        self.alert -= 3.0
-        self.heat -= 2.5
+        """HOLD (also the invalid-action branch): alert -3 and 2.5 extra heat dissipation,
+        floored at 0 at once (README: alert and heat never dip below 0 inside a step)."""
+        self.alert = max(0.0, self.alert - 3.0)
+        self.heat = max(0.0, self.heat - 2.5)
 
     def pirate_chance(self, intensity: float, dt: int, escape: bool) -> float:
         logit = (
             -4.0
             + 3.0 * intensity
-            + 2.2 * self.alert / 100.0
+            + 2.2 * min(max(self.alert / 100.0, 0.0), 1.0)
             + 0.8 * math.log(1.0 + self.cargo_value() / 1000.0)
             - 2.8 * escape
         )
@@ -121,8 +122,8 @@ class Model:
         """Spec 1.6 steps 3-4. `escape` defaults to the buff left after this step's ticks."""
         if escape is None:
             escape = self.escape_until - (self.ticks + dt) > 0
-        self.time_remaining -= dt
-        self.heat -= 2.5 * dt
+        self.time_remaining = max(0, self.time_remaining - dt)
+        self.heat = max(0.0, self.heat - 2.5 * dt)
         if self.heat > 100.0:
             self.hull -= 1.25 * (self.heat - 100.0)
             self.heat = 100.0

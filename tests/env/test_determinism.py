@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from trainer.env import EPISODE_STATS, ProspectorEnv, ProspectorGymEnv, RandomValidPolicy
+from trainer.evaluate import evaluation_seeds
 
 N = 64
 MAX_STEPS = 2000
@@ -107,3 +108,12 @@ def test_same_seed_and_actions_give_bit_identical_batches_across_auto_resets():
             record.append((obs.tobytes(), rewards.tobytes(), terminals.tobytes(), stats.tobytes()))
         runs.append(record)
     assert runs[0] == runs[1]
+
+
+def test_episodes_after_an_evaluation_seed_stay_in_the_evaluation_range():
+    env = ProspectorEnv(num_envs=2, seed=0)
+    env.start_episodes(evaluation_seeds(7, 2))
+    cash_out = np.full(2, 68, dtype=np.int32)
+    for _ in range(3):
+        env.step(cash_out)
+        assert (env.state.episode_seed >= np.uint64(1 << 63)).all()

@@ -21,6 +21,7 @@ from trainer.env.world import clamp, ensure_asteroids, generate_world
 
 _LOG1P_CREDITS_CAP = math.log1p(CREDITS_CAP)
 _EPISODE_SEED_DOMAIN = 0x5EED
+_TOP_BIT = np.uint64(1 << 63)
 # exp(-dt/tau) and sqrt(dt) for every dt a step can cost (edge times are at most 8 ticks)
 _MAX_DT = max(EDGE_TIME_RANGE[1], DT_DEEP_SCAN)
 _SALES_DECAY = np.exp(-np.arange(_MAX_DT + 1) / SALES_DECAY_TAU)
@@ -59,8 +60,10 @@ def sigmoid(x):
 
 @njit(cache=True)
 def episode_seed_for(s, i):
-    """The seed of env i's next episode in its per-env sequence."""
-    return derive_seed(s.base_seed[i], s.episode_index[i], _EPISODE_SEED_DOMAIN)
+    """The seed of env i's next episode in its per-env sequence. The sequence keeps the top
+    bit of its key, so episodes after an evaluation seed stay in the evaluation range."""
+    base = s.base_seed[i]
+    return derive_seed(base, s.episode_index[i], _EPISODE_SEED_DOMAIN) | (base & _TOP_BIT)
 
 
 @njit(cache=True)

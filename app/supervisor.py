@@ -9,6 +9,7 @@ State lives in the run directories; this object only holds what can be rebuilt f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections import deque
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RESUMABLE = frozenset({RunStatus.cancelled, RunStatus.interrupted, RunStatus.failed})
 LOG_TAIL_LINES = 20
+EXIT_WAIT_S = 5.0  # how long DELETE waits for a finished trainer to exit
 
 
 class RunConflict(Exception):
@@ -144,11 +146,17 @@ class RunSupervisor:
         self._pump()
         return self._store.get(run_id) or meta
 
-    def delete(self, run_id: str) -> None:
-        """Remove a finished run's directory."""
+    async def delete(self, run_id: str) -> None:
+        """Remove a finished run's directory (after its trainer, if any, has exited)."""
         meta = self._require(run_id)
-        if meta.status not in TERMINAL_STATUSES or run_id in self._active or is_run_live(self._store.paths(run_id)):
+        if meta.status not in TERMINAL_STATUSES:
             raise RunConflict(f"run {run_id} is {meta.status.value}; cancel it before deleting it")
+        active = self._active.get(run_id)
+        if active is not None:  # it wrote its final status and is exiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(active.exited.wait(), EXIT_WAIT_S)
+        if run_id in self._active or is_run_live(self._store.paths(run_id)):
+            raise RunConflict(f"run {run_id} still has a trainer process; try again")
         self._store.delete(run_id)
 
     def _require(self, run_id: str) -> RunMetadata:

@@ -103,5 +103,5 @@ async def resume_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource
 @router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**NOT_FOUND, **CONFLICT})
 async def delete_run(run_id: RunIdDep, supervisor: SupervisorDep) -> Response:
     """Remove a finished run's directory."""
-    supervisor.delete(run_id)
+    await supervisor.delete(run_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,50 @@
+"""Fixtures: real servers on free loopback ports, each with its own run root."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.app.support import Server
+from trainer.rundir import RunPaths, is_run_live, read_metadata
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Start servers on a shared run root (tmp_path/runs); all are stopped at the end."""
+    servers: list[Server] = []
+
+    def make(**settings: Any) -> Server:
+        server = Server(tmp_path / "runs", tmp_path / "server.log", **settings)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()
+    kill_live_trainers(tmp_path / "runs")
+
+
+def kill_live_trainers(runs_root: Path) -> None:
+    """Trainers outlive their server by design; tests must not leave any behind."""
+    if not runs_root.is_dir():
+        return
+    for run_dir in runs_root.iterdir():
+        paths = RunPaths(run_dir)
+        if is_run_live(paths):
+            pid = read_metadata(paths).pid
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def server(make_server: Callable[..., Server]) -> Server:
+    return make_server()

@@ -33,11 +33,11 @@ class WindowLog:
     def refresh(self) -> list[Window]:
         """Index the whole lines appended since the last call and return them."""
         try:
-            inode = os.stat(self.path).st_ino
+            st = os.stat(self.path)
         except FileNotFoundError:
             return []
-        if inode != self._inode:  # a new file (the run was deleted and created again)
-            self._inode = inode
+        if st.st_ino != self._inode or st.st_size < self.end:  # the run was deleted and made again
+            self._inode = st.st_ino
             self.ids, self._starts, self.end = [], [], 0
         lines, new_end = read_complete_lines(self.path, self.end)
         start = self.end

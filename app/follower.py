@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from pydantic import ValidationError
+from sse_starlette import ServerSentEvent
 
 from app.windowlog import WindowLog
 from trainer.rundir import TERMINAL_STATUSES, RunMetadata, RunPaths, read_metadata
@@ -33,11 +34,17 @@ class EventKind(StrEnum):
 
 @dataclass(frozen=True)
 class RunEvent:
-    """One SSE event: `id` is set for windows only (their window_id)."""
+    """One SSE event: `id` is set for windows only (their window_id). `wire` is the encoded
+    event, made once for all subscribers."""
 
     kind: EventKind
     data: str
     id: int | None = None
+    wire: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        sse = ServerSentEvent(data=self.data, event=self.kind.value, id=None if self.id is None else str(self.id))
+        object.__setattr__(self, "wire", sse.encode())
 
 
 def status_event(meta: RunMetadata) -> RunEvent:

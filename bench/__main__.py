@@ -1,7 +1,13 @@
-"""Run every benchmark and print its figures."""
+"""Run every benchmark and print its figures. Each part of the project adds its function here."""
+
+from bench.service import bench_service
+
+BENCHMARKS = [bench_service]
+
 
 def main() -> None:
-    print("no benchmarks yet")
+    for benchmark in BENCHMARKS:
+        benchmark()
 
 
 if __name__ == "__main__":

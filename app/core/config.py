@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted.")
     follow_poll_s: float = Field(
-        0.02, gt=0, description="How often a live run's follower checks its files for news."
+        0.005, gt=0, description="How often a live run's follower checks its files for news."
     )
     supervise_poll_s: float = Field(
         0.5, gt=0, description="How often the supervisor checks adopted runs and log sizes."

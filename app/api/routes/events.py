@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from app.api.deps import FollowersDep, RunDep, RunPathsDep, SettingsDep, SupervisorDep, WindowLogsDep
 from app.follower import EventKind, RunEvent, end_event
@@ -29,18 +29,14 @@ reconnect to a finished run with nothing newer gets 204. A comment is sent every
 """
 
 
-def _sse(event: RunEvent) -> ServerSentEvent:
-    return ServerSentEvent(data=event.data, event=event.kind.value, id=None if event.id is None else str(event.id))
-
-
-def _window_sse(window: Window) -> ServerSentEvent:
+def _window_event(window: Window) -> RunEvent:
     window_id, raw = window
-    return ServerSentEvent(data=raw.decode(), event=EventKind.window.value, id=str(window_id))
+    return RunEvent(EventKind.window, raw.decode(), window_id)
 
 
-async def _replay(events: Iterable[ServerSentEvent]) -> AsyncIterator[ServerSentEvent]:
+async def _replay(events: Iterable[RunEvent]) -> AsyncIterator[bytes]:
     for event in events:
-        yield event
+        yield event.wire
 
 
 def _parse_after(last_event_id: str | None, after: int | None) -> int | None:
@@ -83,28 +79,28 @@ async def run_events(
         if after_id is not None and (last is None or last <= after_id):
             return Response(status_code=status.HTTP_204_NO_CONTENT)
         finished = [
-            ServerSentEvent(data=run_resource(meta, None).model_dump_json(), event=EventKind.snapshot.value),
-            *map(_window_sse, window_log.after(since)),
-            _sse(end_event(meta)),
+            RunEvent(EventKind.snapshot, run_resource(meta, None).model_dump_json()),
+            *map(_window_event, window_log.after(since)),
+            end_event(meta),
         ]
         return EventSourceResponse(_replay(finished), ping=settings.sse_ping_s)
 
     follower, subscriber = followers.subscribe(paths)
 
-    async def live() -> AsyncIterator[ServerSentEvent]:
+    async def live() -> AsyncIterator[bytes]:
         try:
             snapshot = run_resource(follower.meta, supervisor.queue_position(meta.run_id))
-            yield ServerSentEvent(data=snapshot.model_dump_json(), event=EventKind.snapshot.value)
+            yield RunEvent(EventKind.snapshot, snapshot.model_dump_json()).wire
             last_sent = since
             for window in follower.log.after(since, upto=subscriber.upto):
                 last_sent = window[0]
-                yield _window_sse(window)
+                yield _window_event(window).wire
             while (event := await subscriber.queue.get()) is not None:
                 if event.kind == EventKind.window and event.id is not None:
                     if event.id <= last_sent:
                         continue
                     last_sent = event.id
-                yield _sse(event)
+                yield event.wire
                 if event.kind == EventKind.end:
                     return
         finally:

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 RESUMABLE = frozenset({RunStatus.cancelled, RunStatus.interrupted, RunStatus.failed})
 LOG_TAIL_LINES = 20
-EXIT_WAIT_S = 5.0  # how long DELETE waits for a finished trainer to exit
+EXIT_WAIT_S = 5.0  # how long DELETE and resume wait for a finished trainer to exit
 
 
 class RunConflict(Exception):
@@ -132,13 +132,12 @@ class RunSupervisor:
             active.stopper = self._spawn(self._stop(active))
         return meta
 
-    def resume(self, run_id: str) -> RunMetadata:
+    async def resume(self, run_id: str) -> RunMetadata:
         """Queue a cancelled, interrupted or failed run again; it restarts with `--resume`."""
         meta = self._require(run_id)
         if meta.status not in RESUMABLE:
             raise RunConflict(f"run {run_id} is {meta.status.value}; only cancelled, interrupted or failed runs resume")
-        if run_id in self._active or is_run_live(self._store.paths(run_id)):
-            raise RunConflict(f"run {run_id} still has a trainer process")
+        await self._trainer_gone(run_id)
         meta = self._store.set_status(
             run_id, RunStatus.queued, resuming=True, queued_at=utc_now(), launch="resume", error=None, exit_code=None
         )
@@ -151,13 +150,17 @@ class RunSupervisor:
         meta = self._require(run_id)
         if meta.status not in TERMINAL_STATUSES:
             raise RunConflict(f"run {run_id} is {meta.status.value}; cancel it before deleting it")
+        await self._trainer_gone(run_id)
+        self._store.delete(run_id)
+
+    async def _trainer_gone(self, run_id: str) -> None:
+        """Wait briefly for a trainer that wrote its final status to exit; RunConflict if it stays."""
         active = self._active.get(run_id)
-        if active is not None:  # it wrote its final status and is exiting
+        if active is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(active.exited.wait(), EXIT_WAIT_S)
         if run_id in self._active or is_run_live(self._store.paths(run_id)):
             raise RunConflict(f"run {run_id} still has a trainer process; try again")
-        self._store.delete(run_id)
 
     def _require(self, run_id: str) -> RunMetadata:
         meta = self._store.get(run_id)

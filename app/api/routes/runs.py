@@ -96,7 +96,7 @@ async def cancel_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource
 )
 async def resume_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource:
     """Queue a cancelled, interrupted or failed run again, to continue from its last checkpoint."""
-    meta = supervisor.resume(run_id)
+    meta = await supervisor.resume(run_id)
     return run_resource(meta, supervisor.queue_position(run_id))
 
 

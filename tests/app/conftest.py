@@ -48,3 +48,12 @@ def kill_live_trainers(runs_root: Path) -> None:
 @pytest.fixture
 def server(make_server: Callable[..., Server]) -> Server:
     return make_server()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for a module's tests that launch no trainers."""
+    root = tmp_path_factory.mktemp("shared")
+    server = Server(root / "runs", root / "server.log").start()
+    yield server
+    server.stop()

@@ -28,15 +28,15 @@ def _field_named(response: httpx.Response, field: str) -> bool:
         ({"bogus": 1}, "bogus"),
     ],
 )
-def test_bad_body_is_422_naming_the_field(server: Server, body: dict, field: str) -> None:
-    with server.client() as client:
+def test_bad_body_is_422_naming_the_field(shared_server: Server, body: dict, field: str) -> None:
+    with shared_server.client() as client:
         response = client.post("/runs", json=body)
     assert response.status_code == 422
     assert _field_named(response, field), response.json()
 
 
-def test_bad_query_and_path_are_422(server: Server) -> None:
-    with server.client() as client:
+def test_bad_query_and_path_are_422(shared_server: Server) -> None:
+    with shared_server.client() as client:
         assert client.get("/runs", params={"status": "sleeping"}).status_code == 422
         assert client.get("/runs", params={"limit": 0}).status_code == 422
         cursor = client.get("/runs", params={"cursor": "not-a-cursor"})
@@ -58,8 +58,8 @@ def test_bad_query_and_path_are_422(server: Server) -> None:
         ("GET", "/runs/nope/logs"),
     ],
 )
-def test_unknown_run_is_404(server: Server, method: str, path: str) -> None:
-    with server.client() as client:
+def test_unknown_run_is_404(shared_server: Server, method: str, path: str) -> None:
+    with shared_server.client() as client:
         response = client.request(method, path)
     assert response.status_code == 404
     assert "nope" in response.json()["detail"]
@@ -89,8 +89,8 @@ def test_cors_allows_only_listed_origins(make_server) -> None:
         assert "access-control-allow-origin" not in other.headers
 
 
-def test_oversized_body_is_413(server: Server) -> None:
-    with server.client() as client:
+def test_oversized_body_is_413(shared_server: Server) -> None:
+    with shared_server.client() as client:
         response = client.post("/runs", content=b"{" + b" " * 70_000 + b"}", headers={"content-type": "application/json"})
         assert response.status_code == 413
 
@@ -104,8 +104,8 @@ def test_oversized_body_is_413(server: Server) -> None:
         assert streamed.status_code == 413
 
 
-def test_openapi_describes_every_endpoint_with_models(server: Server) -> None:
-    with server.client() as client:
+def test_openapi_describes_every_endpoint_with_models(shared_server: Server) -> None:
+    with shared_server.client() as client:
         schema = client.get("/openapi.json").json()
         assert client.get("/docs").status_code == 200
     paths = schema["paths"]

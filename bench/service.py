@@ -49,7 +49,7 @@ GET_SECONDS = 5
 LIST_RUNS = 10_000
 LIST_REQUESTS = 200
 THROUGHPUT_CLIENTS = 100
-THROUGHPUT_CONFIG = {"trainer_backend": "random", "total_env_steps": 3_000_000, "window_env_steps": 100_000}
+THROUGHPUT_CONFIG = {"trainer_backend": "random", "total_env_steps": 2_000_000, "window_env_steps": 100_000}
 
 
 def _free_port() -> int:
@@ -244,13 +244,13 @@ def _steps_per_s(paths: RunPaths) -> float:
     return meta.env_steps_total / (finished - started).total_seconds()
 
 
-def _train_without_server(runs_root: Path) -> float:
+def _train_without_server(runs_root: Path, run_id: str) -> float:
     config_file = runs_root / "bench-config.json"
     runs_root.mkdir(parents=True, exist_ok=True)
     config_file.write_text(json.dumps(THROUGHPUT_CONFIG))
-    args = [sys.executable, "-m", "trainer", "--run-root", str(runs_root), "--run-id", "alone", "--config", str(config_file)]
+    args = [sys.executable, "-m", "trainer", "--run-root", str(runs_root), "--run-id", run_id, "--config", str(config_file)]
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return _steps_per_s(RunPaths(runs_root / "alone"))
+    return _steps_per_s(RunPaths(runs_root / run_id))
 
 
 async def _followed_run(url: str) -> None:
@@ -265,11 +265,14 @@ async def _followed_run(url: str) -> None:
 
 def bench_training_throughput(work: Path) -> dict[str, Any]:
     runs_root = work / "throughput"
-    alone = _train_without_server(runs_root)
+    before = _train_without_server(runs_root, "alone-before")
     with _serving(runs_root, work / "server-throughput.log") as url:
         asyncio.run(_followed_run(url))
     served = _steps_per_s(RunPaths(runs_root / "served"))
-    return {"config": THROUGHPUT_CONFIG, "sse_clients": THROUGHPUT_CLIENTS, "alone_steps_per_s": round(alone),
+    after = _train_without_server(runs_root, "alone-after")
+    alone = (before + after) / 2  # runs on either side of the served one, to cancel drift
+    return {"config": THROUGHPUT_CONFIG, "sse_clients": THROUGHPUT_CLIENTS,
+            "alone_steps_per_s": [round(before), round(after)],
             "served_steps_per_s": round(served), "ratio": round(served / alone, 3)}
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,8 +14,18 @@ from typing import Any
 
 import pytest
 
-from tests.app.support import Server
+from tests.app.support import SHORT, Server
 from trainer.rundir import RunPaths, is_run_live, read_metadata
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_trainer(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Run one tiny real training first, so numba's first compile (tens of seconds on a fresh
+    checkout) is not charged to the deadlines of the tests that follow."""
+    root = tmp_path_factory.mktemp("warm-up")
+    args = [sys.executable, "-m", "trainer", "--run-root", str(root), "--run-id", "warm-up"]
+    args += [f"--{key.replace('_', '-')}={value}" for key, value in SHORT.items()]
+    subprocess.run(args, check=True, capture_output=True, timeout=600)
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Run every benchmark and print its figures. Each part of the project adds its function here."""
 
+from bench.pipeline import bench_pipeline
 from bench.service import bench_service
 
-BENCHMARKS = [bench_service]
+BENCHMARKS = [bench_pipeline, bench_service]
 
 
 def main() -> None:

@@ -35,7 +35,9 @@ class TrainConfig(BaseModel):
     window_env_steps: int = Field(
         100_000, gt=0, description="Env steps per metrics window; must not exceed total_env_steps."
     )
-    checkpoint_every_windows: int = Field(1, gt=0, description="Write a checkpoint every N windows.")
+    checkpoint_every_windows: int = Field(
+        10, gt=0, description="Write a checkpoint every N complete windows, and one at the end."
+    )
     flush_partial_window: bool = Field(
         False, description="Write the last, incomplete window (window_complete=false) at the end."
     )

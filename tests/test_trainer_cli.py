@@ -1,0 +1,157 @@
+"""`python -m trainer` flags: generated from TrainConfig, file < flags precedence, bad values exit 2."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainer.cli import build_parser, main
+from trainer.config import TrainConfig
+from trainer.rundir import RunMetadata, RunPaths, RunStatus, utc_now, write_metadata
+from trainer.windows import WINDOW_FIELDS
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def printed_config(capsys, *argv: str) -> dict:
+    code, out, err = run_cli(capsys, *argv, "--print-config")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_every_config_field_has_a_flag_with_its_description_and_default():
+    help_text = " ".join(build_parser().format_help().split())
+    for name, field in TrainConfig.model_fields.items():
+        assert "--" + name.replace("_", "-") in help_text
+        assert " ".join(field.description.split()) in help_text
+        assert f"(default: {field.default})" in help_text
+    assert "--ppo-num-envs" in help_text
+
+
+def test_the_readme_documents_every_flag_default_and_window_field():
+    section = README.read_text().split("## Trainer\n", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("`")[1]: line for line in section.splitlines() if line.startswith("| `")}
+    for name, field in TrainConfig.model_fields.items():
+        if name.startswith("ppo_"):
+            assert f"`{name[4:].replace('_', '-')}`" in rows["--ppo-*"]
+        elif field.annotation is bool:
+            assert "| off |" in rows["--" + name.replace("_", "-")]
+        else:
+            assert f"| `{field.default}` |" in rows["--" + name.replace("_", "-")], name
+    documented = {name.strip(" `") for line in rows.values() for name in line.split("|")[1].split(",")}
+    assert set(WINDOW_FIELDS) <= documented
+
+
+def test_flags_override_a_config_file(capsys, tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        'total_env_steps = 5000\nwindow_env_steps = 1000\nppo_num_envs = 8\nwandb_mode = "offline"\n'
+    )
+    config = printed_config(
+        capsys, "--config", str(toml), "--window-env-steps", "500", "--flush-partial-window"
+    )
+    assert (
+        config
+        == TrainConfig(
+            total_env_steps=5000,
+            window_env_steps=500,
+            num_envs=8,
+            wandb_mode="offline",
+            flush_partial_window=True,
+        ).model_dump()
+    )
+    as_json = tmp_path / "c.json"
+    as_json.write_text(json.dumps({"seed": 7, "num_envs": 3}))
+    config = printed_config(capsys, "--config", str(as_json), "--ppo-num-envs", "16")
+    assert (config["seed"], config["num_envs"]) == (7, 16)
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--total-env-steps", "1000", "--window-env-steps", "2000"], "--window-env-steps"),
+        (["--total-env-steps", "0"], "--total-env-steps"),
+        (["--window-env-steps", "-5"], "--window-env-steps"),
+        (["--num-envs", "0"], "--num-envs"),
+        (["--ppo-num-envs", "0"], "--num-envs"),
+        (["--checkpoint-every-windows", "0"], "--checkpoint-every-windows"),
+        (["--total-env-steps", "many"], "--total-env-steps"),
+        (["--trainer-backend", "dqn"], "--trainer-backend"),
+        (["--wandb-mode", "sometimes"], "--wandb-mode"),
+        (["--run-id", "../escape"], "--run-id"),
+    ],
+)
+def test_bad_values_exit_2_naming_the_flag(capsys, tmp_path, argv, named):
+    code, _, err = run_cli(capsys, "--run-root", str(tmp_path), *argv)
+    assert code == 2
+    assert f"argument {named}" in err
+
+
+def test_a_bad_key_in_the_config_file_names_the_file(capsys, tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"total_env_step": 10}))
+    code, _, err = run_cli(capsys, "--config", str(path))
+    assert code == 2 and "argument --config" in err and "total_env_step" in err
+
+
+def test_an_unwritable_run_root_exits_2(capsys, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    code, _, err = run_cli(
+        capsys, "--run-root", str(blocker), "--total-env-steps", "10", "--window-env-steps", "10"
+    )
+    assert code == 2 and "argument --run-root" in err
+
+
+def test_an_existing_run_is_refused_without_resume(capsys, tmp_path):
+    paths = RunPaths.of(tmp_path, "taken")
+    paths.make_dirs()
+    now = utc_now()
+    write_metadata(
+        paths,
+        RunMetadata(
+            run_id="taken",
+            status=RunStatus.completed,
+            trainer_backend="random",
+            seed=0,
+            target_env_steps=10,
+            window_env_steps=10,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+    code, _, err = run_cli(capsys, "--run-root", str(tmp_path), "--run-id", "taken")
+    assert code == 2 and "argument --run-id" in err and "--resume" in err
+
+
+def test_resume_refuses_to_change_the_run_identity(capsys, tmp_path):
+    paths = RunPaths.of(tmp_path, "r")
+    paths.make_dirs()
+    paths.config.write_text(TrainConfig(total_env_steps=100, window_env_steps=10).model_dump_json())
+    code, _, err = run_cli(capsys, "--resume", str(paths.root), "--seed", "3")
+    assert code == 2 and "argument --seed" in err
+    config = printed_config(capsys, "--resume", str(paths.root), "--total-env-steps", "200")
+    assert (config["total_env_steps"], config["window_env_steps"]) == (200, 10)
+
+
+def test_a_missing_wandb_package_is_a_clear_error_before_training(tmp_path):
+    # sys.modules[name] = None is how Python itself marks a module as not importable.
+    code = (
+        "import sys; sys.modules['wandb'] = None; from trainer.cli import main; "
+        f"sys.exit(main(['--run-root', {str(tmp_path)!r}, '--wandb-mode', 'offline']))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "argument --wandb-mode" in proc.stderr and "wandb package" in proc.stderr
+    assert list(tmp_path.iterdir()) == []

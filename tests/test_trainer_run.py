@@ -1,0 +1,227 @@
+"""Whole random-backend runs of `python -m trainer` against the run-directory contract, in real
+subprocesses: completion, SIGTERM, SIGKILL, failure and resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainer.config import TrainConfig
+from trainer.rundir import RunMetadata, RunPaths, RunStatus, is_run_live, read_metadata
+from trainer.windows import WINDOW_FIELDS
+
+SMALL = ["--num-envs", "16", "--env-time-max", "300", "--wandb-mode", "disabled"]
+ENDLESS = [*SMALL, "--total-env-steps", "1000000000", "--window-env-steps", "500"]
+
+
+def trainer(run_root: Path, *argv: str) -> list[str]:
+    return [sys.executable, "-m", "trainer", "--run-root", str(run_root), *argv]
+
+
+def run_trainer(run_root: Path, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(trainer(run_root, *argv), capture_output=True, text=True, timeout=240)
+
+
+def windows_of(paths: RunPaths) -> list[dict]:
+    data = paths.windows.read_bytes()
+    assert data.endswith(b"\n"), "windows.jsonl must hold whole lines only"
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def start_and_wait_for_windows(run_root: Path, run_id: str, count: int) -> tuple[subprocess.Popen, RunPaths]:
+    proc = subprocess.Popen(
+        trainer(run_root, "--run-id", run_id, *ENDLESS),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    paths = RunPaths.of(run_root, run_id)
+    deadline = time.monotonic() + 300  # a cold numba cache compiles the env first
+    while not (paths.windows.exists() and paths.windows.read_bytes().count(b"\n") >= count):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"trainer did not write {count} windows: {proc.communicate()[1]}")
+        time.sleep(0.05)
+    return proc, paths
+
+
+def without_timing(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in ("sps", "elapsed_s", "time")} for r in records]
+
+
+def test_readme_random_run_leaves_the_contracted_run_directory(tmp_path):
+    proc = run_trainer(
+        tmp_path,
+        "--run-id",
+        "readme",
+        "--trainer-backend",
+        "random",
+        "--total-env-steps",
+        "6000",
+        "--window-env-steps",
+        "2000",
+        "--wandb-mode",
+        "disabled",
+        "--num-envs",
+        "256",
+    )
+    assert proc.returncode == 0, proc.stderr
+    paths = RunPaths.of(tmp_path, "readme")
+    config = TrainConfig.model_validate_json(paths.config.read_text())
+    assert (config.total_env_steps, config.window_env_steps, config.num_envs) == (6000, 2000, 256)
+
+    meta = read_metadata(paths)
+    assert meta.status == RunStatus.completed and meta.exit_code == 0 and meta.error is None
+    assert (meta.env_steps_total, meta.target_env_steps, meta.windows_emitted) == (6000, 6000, 3)
+    assert meta.started_at and meta.finished_at and meta.trainer_backend == "random"
+
+    windows = windows_of(paths)
+    assert [list(w) for w in windows] == [list(WINDOW_FIELDS)] * 3
+    assert [(w["window_id"], w["env_steps_start"], w["env_steps_end"]) for w in windows] == [
+        (0, 0, 2000),
+        (1, 2000, 4000),
+        (2, 4000, 6000),
+    ]
+    assert all(w["window_complete"] and w["env_steps_in_window"] == 2000 for w in windows)
+    assert windows[-1]["ticks_total"] == sum(w["ticks_in_window"] for w in windows) == meta.ticks_total
+    assert meta.latest_window == windows[-1]
+
+    # Every 10 windows by default, and one at the end.
+    assert [p.name for p in paths.checkpoints_dir.iterdir()] == ["ckpt_000002.pt"]
+    assert meta.checkpoints_written == 1
+    assert (
+        meta.latest_checkpoint.window_id == 2 and meta.latest_checkpoint.path == "checkpoints/ckpt_000002.pt"
+    )
+    ckpt = torch.load(paths.root / meta.latest_checkpoint.path, weights_only=True)
+    assert (ckpt["window_id"], ckpt["env_steps_total"], ckpt["trainer_backend"]) == (2, 6000, "random")
+    assert {"env", "backend", "windows", "config"} <= set(ckpt)
+    assert "window 2 | env steps 6000" in paths.log.read_text()
+    assert not is_run_live(paths)
+
+
+def test_episodes_end_and_are_counted_once_and_checkpoints_follow_their_interval(tmp_path):
+    proc = run_trainer(
+        tmp_path,
+        "--run-id",
+        "eps",
+        *SMALL,
+        "--total-env-steps",
+        "6100",
+        "--window-env-steps",
+        "1000",
+        "--flush-partial-window",
+        "--checkpoint-every-windows",
+        "2",
+    )
+    assert proc.returncode == 0, proc.stderr
+    paths = RunPaths.of(tmp_path, "eps")
+    assert sorted(p.name for p in paths.checkpoints_dir.iterdir()) == [
+        "ckpt_000001.pt",
+        "ckpt_000003.pt",
+        "ckpt_000005.pt",
+        "ckpt_000006.pt",
+    ]
+    windows = windows_of(paths)
+    meta = read_metadata(paths)
+    assert sum(w["episodes"] for w in windows) == meta.episodes_total > 0
+    assert [w["window_complete"] for w in windows] == [True] * 6 + [False]
+    for w in windows:
+        if w["episodes"]:
+            assert w["return_min"] <= w["return_mean"] <= w["return_max"]
+            assert 0.0 <= w["survival_rate"] <= 1.0
+        else:
+            assert w["return_mean"] is None
+
+
+def test_a_resumed_run_continues_exactly_where_it_stopped(tmp_path):
+    args = [*SMALL, "--window-env-steps", "500"]  # 500 is not a multiple of 16: windows split batches
+    assert run_trainer(tmp_path, "--run-id", "whole", *args, "--total-env-steps", "4000").returncode == 0
+    assert run_trainer(tmp_path, "--run-id", "parts", *args, "--total-env-steps", "2000").returncode == 0
+    proc = run_trainer(tmp_path, "--resume", str(tmp_path / "parts"), "--total-env-steps", "4000")
+    assert proc.returncode == 0, proc.stderr
+    whole, parts = RunPaths.of(tmp_path, "whole"), RunPaths.of(tmp_path, "parts")
+    assert without_timing(windows_of(parts)) == without_timing(windows_of(whole))
+    meta = read_metadata(parts)
+    assert meta.status == RunStatus.completed and meta.env_steps_total == 4000
+
+
+def test_sigterm_cancels_with_a_partial_window_and_a_final_checkpoint(tmp_path):
+    proc, paths = start_and_wait_for_windows(tmp_path, "term", 2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    meta = read_metadata(paths)
+    assert meta.status == RunStatus.cancelled and meta.exit_code == 128 + signal.SIGTERM
+    windows = windows_of(paths)
+    last = windows[-1]
+    assert (last["window_id"], last["env_steps_end"]) == (meta.windows_emitted - 1, meta.env_steps_total)
+    assert all(w["window_complete"] for w in windows[:-1])
+    assert last["window_complete"] == (last["env_steps_in_window"] == 500)
+    assert meta.latest_checkpoint.window_id == last["window_id"]
+    ckpt = torch.load(paths.root / meta.latest_checkpoint.path, weights_only=True)
+    assert ckpt["env_steps_total"] == meta.env_steps_total == meta.latest_checkpoint.env_steps_total
+    assert not is_run_live(paths)
+
+
+def test_sigkill_leaves_valid_metadata_and_whole_lines_and_the_run_resumes(tmp_path):
+    proc, paths = start_and_wait_for_windows(tmp_path, "killed", 3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    meta = RunMetadata.model_validate_json(paths.metadata.read_bytes())
+    assert meta.status == RunStatus.running and not is_run_live(paths)
+    windows = windows_of(paths)
+    assert [w["window_id"] for w in windows] == list(range(len(windows)))
+
+    done = len(windows) * 500 + 1500
+    resumed = run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", str(done))
+    assert resumed.returncode == 0, resumed.stderr
+    after = windows_of(paths)
+    assert [w["window_id"] for w in after] == list(range(len(windows) + 3))
+    assert read_metadata(paths).status == RunStatus.completed
+    assert not [p for p in paths.root.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_an_exception_marks_the_run_failed_with_the_traceback_in_the_log(tmp_path):
+    assert (
+        run_trainer(
+            tmp_path, "--run-id", "bad", *SMALL, "--total-env-steps", "1000", "--window-env-steps", "500"
+        ).returncode
+        == 0
+    )
+    paths = RunPaths.of(tmp_path, "bad")
+    paths.checkpoint(1).write_bytes(b"not a checkpoint")
+    proc = run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", "2000")
+    assert proc.returncode == 1
+    meta = read_metadata(paths)
+    assert meta.status == RunStatus.failed and meta.exit_code == 1 and meta.error
+    assert "Traceback" in paths.log.read_text()
+
+
+def test_a_launcher_redirecting_stdout_into_the_log_gets_each_line_once(tmp_path):
+    paths = RunPaths.of(tmp_path, "redirected")
+    paths.make_dirs()
+    with open(paths.log, "ab") as log:
+        proc = subprocess.run(
+            trainer(
+                tmp_path,
+                "--run-id",
+                "redirected",
+                *SMALL,
+                "--total-env-steps",
+                "1000",
+                "--window-env-steps",
+                "500",
+            ),
+            stdout=log,
+            stderr=log,
+            timeout=240,
+        )
+    assert proc.returncode == 0
+    text = paths.log.read_text()
+    assert text.count("window 0 |") == 1 and text.count("window 1 |") == 1

@@ -1,0 +1,236 @@
+"""`python -m trainer` (console script `prospector-train`): the trainer's command line.
+
+The training flags are generated from TrainConfig's fields (`total_env_steps` becomes
+`--total-env-steps`, with the field's description as help), so the CLI, `config.json` and the
+service's request body cannot drift. Precedence: field defaults < `--config FILE` < flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal, NoReturn, get_args, get_origin
+
+from pydantic import AliasChoices, ValidationError
+from pydantic.fields import FieldInfo
+
+from trainer.config import TrainConfig, load_config_file
+from trainer.logs import trainer_logging
+from trainer.rundir import RunLock, RunPaths, RunStatus, read_metadata, validate_run_id
+
+# Fields a resumed run may change; the others must match the run's config.json.
+RESUMABLE_FIELDS = frozenset(
+    {
+        "total_env_steps",
+        "checkpoint_every_windows",
+        "flush_partial_window",
+        "torch_threads",
+        "wandb_mode",
+        "wandb_project",
+    }
+)
+# Metadata statuses of a run directory prepared by a launcher, that a new trainer may take over.
+UNSTARTED = (RunStatus.queued, RunStatus.starting)
+
+
+def flag(name: str) -> str:
+    """The CLI flag of a config key: `total_env_steps` -> `--total-env-steps`."""
+    return "--" + name.replace("_", "-")
+
+
+def default_run_id() -> str:
+    """`<UTC %Y%m%dT%H%M%SZ>-<6 hex>`."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def add_field_argument(group: argparse._ArgumentGroup, name: str, field: FieldInfo) -> None:
+    """Add the flag of one TrainConfig field (plus its aliases). Unset flags stay out of the
+    namespace, so a `--config` file's value is only overridden by a flag actually given."""
+    names = [name]
+    if isinstance(field.validation_alias, AliasChoices):
+        names += [a for a in field.validation_alias.choices if isinstance(a, str) and a != name]
+    kwargs: dict[str, Any] = {
+        "dest": name,
+        "default": argparse.SUPPRESS,
+        "help": f"{field.description} (default: {field.default})".replace("%", "%%"),
+    }
+    if field.annotation is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif get_origin(field.annotation) is Literal:
+        kwargs["choices"] = get_args(field.annotation)
+    else:
+        kwargs["type"] = field.annotation
+        kwargs["metavar"] = name.rsplit("_", 1)[-1].upper()
+    group.add_argument(*map(flag, names), **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer",
+        description="Train Asteroid Prospector agents into a run directory that can be followed live.",
+    )
+    run = parser.add_argument_group("run directory")
+    run.add_argument(
+        "--run-root",
+        type=Path,
+        default=Path("runs"),
+        help="Directory holding the run directories (default: runs).",
+    )
+    run.add_argument(
+        "--run-id", help="Name of the new run's directory (default: <UTC %%Y%%m%%dT%%H%%M%%SZ>-<6 hex>)."
+    )
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="Continue the run in RUN_DIR from its newest checkpoint, with its config.json; only "
+        + ", ".join(sorted(map(flag, RESUMABLE_FIELDS)))
+        + " may change.",
+    )
+    run.add_argument(
+        "--config", type=Path, metavar="FILE", help="JSON or TOML file of config keys; flags override it."
+    )
+    run.add_argument(
+        "--print-config", action="store_true", help="Print the resolved config as JSON and exit."
+    )
+    run.add_argument(
+        "--log-to-run-dir",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Tee the log into <run dir>/logs/trainer.log, size-capped; skipped when stdout is "
+        "already that file (default: on).",
+    )
+    config = parser.add_argument_group(
+        "training config (TrainConfig fields; also the keys of a --config file)"
+    )
+    for name, field in TrainConfig.model_fields.items():
+        add_field_argument(config, name, field)
+    return parser
+
+
+def resolve_config(
+    parser: argparse.ArgumentParser, base: dict[str, Any], base_source: str, given: dict[str, Any]
+) -> TrainConfig:
+    """Validate `base` (a file's keys) overridden by the flags `given`; a bad value exits 2
+    naming its flag (or `base_source` when the value came from the file)."""
+    try:
+        return TrainConfig.model_validate({**base, **given})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        if not error["loc"]:
+            parser.error(error["msg"])
+        key = str(error["loc"][0])
+        message = f"{error['msg']} (got {error['input']!r})"
+        if key in base and key not in given:
+            fail(parser, base_source, f"{key}: {message}")
+        fail(parser, flag(key), message)
+
+
+def fail(parser: argparse.ArgumentParser, where: str, message: str) -> NoReturn:
+    """Exit 2 with argparse's usage line and `argument <where>: <message>`."""
+    parser.error(f"argument {where}: {message}")
+
+
+def new_run(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, given: dict[str, Any]
+) -> tuple[TrainConfig, RunPaths]:
+    """The config and run directory of a new run (a directory a launcher prepared is accepted)."""
+    base: dict[str, Any] = {}
+    if args.config is not None:
+        try:
+            base = load_config_file(args.config)
+        except (OSError, ValueError) as exc:
+            fail(parser, "--config", str(exc))
+    config = resolve_config(parser, base, f"--config {args.config}", given)
+    run_id = args.run_id or default_run_id()
+    try:
+        paths = RunPaths(args.run_root / validate_run_id(run_id))
+    except ValueError as exc:
+        fail(parser, "--run-id", str(exc))
+    if paths.metadata.exists() and not _unstarted(paths):
+        fail(parser, "--run-id", f"{paths.root} already holds a run; continue it with --resume {paths.root}")
+    return config, paths
+
+
+def _unstarted(paths: RunPaths) -> bool:
+    try:
+        return read_metadata(paths).status in UNSTARTED
+    except ValueError:  # unreadable metadata: not ours to take over
+        return False
+
+
+def resumed_run(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, given: dict[str, Any]
+) -> tuple[TrainConfig, RunPaths]:
+    """The config (the run's config.json plus the flags it allows) and directory of `--resume`."""
+    if args.run_id is not None or args.config is not None:
+        fail(parser, "--resume", "not allowed with --run-id or --config (the run's config.json is used)")
+    paths = RunPaths(args.resume)
+    try:
+        validate_run_id(paths.run_id)
+        saved = json.loads(paths.config.read_text())
+    except (OSError, ValueError) as exc:
+        fail(parser, "--resume", f"{args.resume} is not a run directory: {exc}")
+    for key, value in given.items():
+        if key not in RESUMABLE_FIELDS and saved.get(key) != value:
+            fail(parser, flag(key), f"cannot change when resuming (the run has {saved.get(key)!r})")
+    return resolve_config(parser, saved, "--resume", given), paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the flags, check them and the run directory (exit 2 on a bad one), then train."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    given = {name: getattr(args, name) for name in TrainConfig.model_fields if hasattr(args, name)}
+    config, paths = resumed_run(parser, args, given) if args.resume else new_run(parser, args, given)
+    if args.print_config:
+        print(config.model_dump_json(indent=2))
+        return 0
+
+    from trainer.backends import BACKENDS  # imports the env (numba): after the cheap checks
+
+    if config.trainer_backend not in BACKENDS:
+        fail(
+            parser,
+            "--trainer-backend",
+            f"{config.trainer_backend!r} is not implemented yet; choose from {sorted(BACKENDS)}",
+        )
+    if config.wandb_mode != "disabled":
+        try:
+            importlib.import_module("wandb")
+        except ImportError:
+            fail(
+                parser,
+                "--wandb-mode",
+                f"{config.wandb_mode!r} needs the wandb package; install it or use --wandb-mode disabled",
+            )
+    try:
+        paths.make_dirs()
+        if not os.access(paths.root, os.W_OK):
+            raise PermissionError(f"{paths.root} is not writable")
+    except OSError as exc:
+        fail(
+            parser,
+            "--resume" if args.resume else "--run-root",
+            f"cannot write the run directory {paths.root}: {exc}",
+        )
+    lock = RunLock(paths)
+    if not lock.acquire():
+        fail(
+            parser,
+            "--resume" if args.resume else "--run-id",
+            f"run {paths.run_id} is live: another trainer holds {paths.lock}",
+        )
+
+    from trainer.train import train  # torch and the env: only once there is something to train
+
+    try:
+        with trainer_logging(paths.log if args.log_to_run_dir else None):
+            return train(config, paths, resume=args.resume is not None)
+    finally:
+        lock.release()

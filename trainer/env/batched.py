@@ -1,0 +1,172 @@
+"""`ProspectorEnv`: N Asteroid Prospector envs stepped together in one compiled call.
+
+It follows PufferLib's native-env contract: observations, rewards, terminals and truncations
+are preallocated arrays (borrowed from pufferlib's vector layer when it passes `buf`), and
+`step` writes them in place. Finished episodes reset inside the same step with the env's next
+seed; their statistics are reported through `infos` only when some episode ended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from trainer.env.dynamics import reset_batch, start_seeded_episodes, step_batch, write_views
+from trainer.env.rules import EPISODE_STATS, N_ACTIONS, OBS_DIM, TIME_MAX
+from trainer.env.state import EnvState, allocate_state
+
+try:
+    from pufferlib import PufferEnv as _Base
+except ImportError:  # pufferlib is optional for using the env directly
+    _Base = object
+
+
+def _check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_seed(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**64:
+        raise ValueError(f"{name} must be an integer in [0, 2**64), got {value!r}")
+    return int(value)
+
+
+class ProspectorEnv(_Base):
+    """A batch of `num_envs` independent games.
+
+    Public arrays, current after every `reset`/`step`:
+      observations (N, 260) float32 (N, 329 with `mask_in_observation`: the mask as 0/1 after
+      the 260 game values), rewards (N,) float32, terminals/truncations (N,) bool,
+      action_mask (N, 69) bool, step_ticks (N,) int64 (the ticks each env's step cost),
+      invalid_actions (N,) bool, episode_stats (N, len(EPISODE_STATS)) float64 and
+      final_observations (same shape as observations): rows valid for the envs that finished.
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        seed: int = 0,
+        time_max: int = TIME_MAX,
+        autoreset: bool = True,
+        mask_in_observation: bool = False,
+        buf: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        self.num_agents = _check_positive_int("num_envs", num_envs)
+        self.time_max = _check_positive_int("time_max", time_max)
+        self.seed = _check_seed("seed", seed)
+        self.autoreset = bool(autoreset)
+        width = OBS_DIM + (N_ACTIONS if mask_in_observation else 0)
+        self.single_observation_space = gymnasium.spaces.Box(-1.0, 1.0, (width,), np.float32)
+        self.single_action_space = gymnasium.spaces.Discrete(N_ACTIONS)
+        if _Base is object:
+            self._allocate_buffers()
+        else:
+            super().__init__(buf)
+        n = self.num_agents
+        self.action_mask = np.zeros((n, N_ACTIONS), dtype=bool)
+        self.step_ticks = np.zeros(n, dtype=np.int64)
+        self.invalid_actions = np.zeros(n, dtype=bool)
+        self.episode_stats = np.zeros((n, len(EPISODE_STATS)), dtype=np.float64)
+        self.final_observations = np.zeros_like(self.observations)
+        self._finished = np.zeros(n, dtype=np.int64)
+        self.state: EnvState = allocate_state(n)
+        self._seeded = False
+
+    @property
+    def num_envs(self) -> int:
+        return self.num_agents
+
+    def _allocate_buffers(self) -> None:
+        n = self.num_agents
+        self.observations = np.zeros((n, *self.single_observation_space.shape), dtype=np.float32)
+        self.rewards = np.zeros(n, dtype=np.float32)
+        self.terminals = np.zeros(n, dtype=bool)
+        self.truncations = np.zeros(n, dtype=bool)
+        self.masks = np.ones(n, dtype=bool)
+        self.actions = np.zeros(n, dtype=np.int32)
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """Start a new episode in every env. `seed` restarts every env's seed sequence from
+        (seed, env index); `None` continues the sequences (the first reset uses the
+        constructor's seed)."""
+        reseed = seed is not None or not self._seeded
+        if seed is not None:
+            self.seed = _check_seed("seed", seed)
+        reset_batch(self.state, np.uint64(self.seed), reseed, self.time_max, self.observations, self.action_mask)
+        self._clear_step_outputs()
+        return self.observations, []
+
+    def start_episodes(self, episode_seeds: np.ndarray) -> np.ndarray:
+        """Start an episode seeded exactly `episode_seeds[i]` in env i (evaluation, replays,
+        the single-env wrapper); later episodes of env i follow from that seed."""
+        seeds = np.asarray(episode_seeds)
+        if seeds.shape != (self.num_agents,) or not np.issubdtype(seeds.dtype, np.integer) or (seeds < 0).any():
+            raise ValueError(f"episode_seeds must be {self.num_agents} non-negative integers")
+        start_seeded_episodes(self.state, seeds.astype(np.uint64), self.time_max, self.observations, self.action_mask)
+        self._clear_step_outputs()
+        return self.observations
+
+    def _clear_step_outputs(self) -> None:
+        self._seeded = True
+        self.rewards[:] = 0.0
+        self.terminals[:] = False
+        self.truncations[:] = False
+        self.step_ticks[:] = 0
+        self.invalid_actions[:] = False
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """Step every env with its action. Returns (observations, rewards, terminals,
+        truncations, infos); infos is [] unless an episode ended, else
+        [{"finished": env ids}] with their statistics in `episode_stats[finished]`."""
+        if not self._seeded:
+            raise RuntimeError("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_agents,):
+            raise ValueError(f"actions must have shape ({self.num_agents},), got {actions.shape}")
+        if not np.issubdtype(actions.dtype, np.integer):
+            raise TypeError(f"actions must be an integer array, got dtype {actions.dtype}")
+        n_finished = step_batch(
+            self.state,
+            actions.astype(np.int64, copy=False),
+            self.time_max,
+            self.autoreset,
+            self.observations,
+            self.action_mask,
+            self.rewards,
+            self.terminals,
+            self.truncations,
+            self.step_ticks,
+            self.invalid_actions,
+            self.episode_stats,
+            self.final_observations,
+            self._finished,
+        )
+        infos = [{"finished": self._finished[:n_finished].copy()}] if n_finished else []
+        return self.observations, self.rewards, self.terminals, self.truncations, infos
+
+    def refresh_views(self) -> None:
+        """Rewrite observations and action masks after the state was edited by hand."""
+        for i in range(self.num_agents):
+            write_views(self.state, i, self.time_max, self.observations, self.action_mask)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """A copy of the full env state (for checkpoints)."""
+        state = {name: array.copy() for name, array in self.state._asdict().items()}
+        state["observations"] = self.observations.copy()
+        state["action_mask"] = self.action_mask.copy()
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore a state taken by `get_state` from an env of the same size."""
+        for name, array in self.state._asdict().items():
+            array[...] = state[name]
+        self.observations[...] = state["observations"]
+        self.action_mask[...] = state["action_mask"]
+        self._seeded = True
+
+    def close(self) -> None:
+        """Nothing to release: the env holds only arrays."""

@@ -1,0 +1,652 @@
+"""The game's rules (spec 1.3-1.7 with the changes of section 2) as compiled kernels.
+
+Performance rule for these kernels: never read the state tuple `s` inside the second operand
+of `and`/`or`; numba then copies the whole tuple across the branch (about 1 us a time). Read
+the fields into locals first.
+
+`step_batch` steps every env of a batch in one call: apply the action (or the invalid-action
+HOLD), run the global dynamics, compute the reward, detect the episode's end, reset finished
+envs, and write observations and action masks in place. The action mask is the single
+definition of validity: an action is valid exactly when the mask allows it.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from trainer.env.rng import derive_seed, normal, uniform, uniform01
+from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
+from trainer.env.world import clamp, ensure_asteroids, generate_world
+
+_LOG1P_CREDITS_CAP = math.log1p(CREDITS_CAP)
+_EPISODE_SEED_DOMAIN = 0x5EED
+# exp(-dt/tau) and sqrt(dt) for every dt a step can cost (edge times are at most 8 ticks)
+_MAX_DT = max(EDGE_TIME_RANGE[1], DT_DEEP_SCAN)
+_SALES_DECAY = np.exp(-np.arange(_MAX_DT + 1) / SALES_DECAY_TAU)
+_SQRT_DT = np.sqrt(np.arange(_MAX_DT + 1, dtype=np.float64))
+
+
+@njit(cache=True)
+def cargo_total(s, i):
+    total = 0.0
+    for c in range(N_COMMODITIES):
+        total += s.cargo[i, c]
+    return total
+
+
+@njit(cache=True)
+def cargo_value(s, i):
+    value = 0.0
+    for c in range(N_COMMODITIES):
+        value += s.cargo[i, c] * s.price[i, c]
+    return value
+
+
+@njit(cache=True)
+def has_valid_selection(s, i):
+    """A selected asteroid that is not depleted."""
+    a = s.selected[i]
+    if a < 0:
+        return False
+    return s.depletion[i, s.node[i], a] < 1.0
+
+
+@njit(cache=True, inline="always")
+def sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@njit(cache=True)
+def episode_seed_for(s, i):
+    """The seed of env i's next episode in its per-env sequence."""
+    return derive_seed(s.base_seed[i], s.episode_index[i], _EPISODE_SEED_DOMAIN)
+
+
+@njit(cache=True)
+def start_episode(s, i, episode_seed, time_max):
+    generate_world(s, i, episode_seed, time_max)
+    s.episode_index[i] += 1
+
+
+@njit(cache=True)
+def write_action_mask(s, i, mask):
+    """mask[a] = True exactly when action a takes its valid branch in env i's current state."""
+    node = s.node[i]
+    at_station = node == 0
+    credits = s.credits[i]
+    kits = s.kits[i]
+    stabilizers = s.stabilizers[i]
+    decoys = s.decoys[i]
+    selection = has_valid_selection(s, i)
+    for k in range(MAX_NEIGHBORS):
+        mask[A_TRAVEL + k] = s.neighbor[i, node, k] >= 0
+    mask[A_HOLD] = True
+    mask[A_EMERGENCY_BURN] = True
+    mask[A_WIDE_SCAN] = True
+    mask[A_FOCUSED_SCAN] = selection
+    mask[A_DEEP_SCAN] = selection
+    mask[A_THREAT_LISTEN] = True
+    count = s.asteroid_count[i, node]
+    for a in range(MAX_ASTEROIDS):
+        depleted = s.depletion[i, node, a] >= 1.0
+        mask[A_SELECT + a] = a < count and not depleted
+    for m in range(3):
+        mask[A_MINE + m] = selection
+    mask[A_STABILIZE] = selection and stabilizers > 0
+    mask[A_REFINE] = True
+    mask[A_COOLDOWN] = True
+    mask[A_TOOL_MAINT] = kits > 0
+    mask[A_HULL_PATCH] = kits > 0
+    for c in range(N_COMMODITIES):
+        mask[A_JETTISON + c] = True
+    mask[A_DOCK] = at_station
+    for b in range(3 * N_COMMODITIES):
+        mask[A_SELL + b] = at_station
+    for p in range(3):
+        mask[A_BUY_FUEL + p] = at_station and credits >= FUEL_PACK_PRICE[p]
+    mask[A_BUY_KIT] = at_station and credits >= KIT_PRICE and kits < ITEM_CAP
+    mask[A_BUY_STABILIZER] = at_station and credits >= STABILIZER_PRICE and stabilizers < ITEM_CAP
+    mask[A_BUY_DECOY] = at_station and credits >= DECOY_PRICE and decoys < ITEM_CAP
+    mask[A_OVERHAUL] = at_station and credits >= OVERHAUL_PRICE
+    mask[A_CASH_OUT] = True
+
+
+@njit(cache=True)
+def _write_neighbors(neighbor, node_type, edge_time, edge_fuel, threat_estimate, obs):
+    """The 6 neighbour slots of the current node (arguments are that node's rows)."""
+    for k in range(MAX_NEIGHBORS):
+        base = OBS_NEIGHBORS + NEIGHBOR_WIDTH * k
+        v = neighbor[k]
+        if v < 0:
+            for j in range(NEIGHBOR_WIDTH):
+                obs[base + j] = 0.0
+        else:
+            obs[base] = 1.0
+            for t in range(3):
+                obs[base + 1 + t] = 1.0 if node_type[v] == t else 0.0
+            obs[base + 4] = edge_time[k] / TRAVEL_TIME_NORM
+            obs[base + 5] = edge_fuel[k] / TRAVEL_FUEL_NORM
+            obs[base + 6] = threat_estimate[k]
+
+
+@njit(cache=True)
+def _write_asteroids(count, selected, composition_estimate, stability_estimate, depletion, confidence, obs):
+    """The 16 asteroid slots of the current node (arguments are that node's rows)."""
+    for a in range(MAX_ASTEROIDS):
+        base = OBS_ASTEROIDS + ASTEROID_WIDTH * a
+        if a >= count:
+            for j in range(ASTEROID_WIDTH):
+                obs[base + j] = 0.0
+        else:
+            obs[base] = 1.0
+            norm = 0.0
+            for c in range(N_COMMODITIES):
+                norm += composition_estimate[a, c]
+            for c in range(N_COMMODITIES):
+                obs[base + 1 + c] = composition_estimate[a, c] / norm
+            obs[base + 7] = stability_estimate[a]
+            obs[base + 8] = depletion[a]
+            obs[base + 9] = confidence[a]
+            obs[base + 10] = 1.0 if a == selected else 0.0
+
+
+@njit(cache=True)
+def write_observation(s, i, time_max, obs):
+    """The 260 observation values of env i (spec 1.3, price as price/price_max per 2.4)."""
+    node = s.node[i]
+    total = cargo_total(s, i)
+    obs[0] = s.fuel[i] / FUEL_MAX
+    obs[1] = s.hull[i] / HULL_MAX
+    obs[2] = s.heat[i] / HEAT_MAX
+    obs[3] = s.tool[i] / TOOL_MAX
+    obs[4] = total / CARGO_MAX
+    obs[5] = s.alert[i] / ALERT_MAX
+    obs[6] = s.time_remaining[i] / time_max
+    obs[7] = math.log1p(max(s.credits[i], 0.0)) / _LOG1P_CREDITS_CAP
+    for c in range(N_COMMODITIES):
+        obs[OBS_CARGO + c] = s.cargo[i, c] / CARGO_MAX
+    obs[OBS_ITEMS] = s.kits[i] / ITEM_CAP
+    obs[OBS_ITEMS + 1] = s.stabilizers[i] / ITEM_CAP
+    obs[OBS_ITEMS + 2] = s.decoys[i] / ITEM_CAP
+    obs[OBS_AT_STATION] = 1.0 if node == 0 else 0.0
+    selection = has_valid_selection(s, i)
+    obs[OBS_SELECTION_VALID] = 1.0 if selection else 0.0
+    node_type = s.node_type[i, node]
+    for t in range(3):
+        obs[OBS_NODE_TYPE + t] = 1.0 if node_type == t else 0.0
+    obs[OBS_NODE_INDEX] = node / NODE_INDEX_NORM
+    obs[OBS_HOPS] = s.hops[i, node] / NODE_INDEX_NORM
+    _write_neighbors(s.neighbor[i, node], s.node_type[i], s.edge_time[i, node], s.edge_fuel[i, node],
+                     s.threat_estimate[i, node], obs)
+    _write_asteroids(s.asteroid_count[i, node], s.selected[i], s.composition_estimate[i, node],
+                     s.stability_estimate[i, node], s.depletion[i, node], s.scan_confidence[i, node], obs)
+    price, prev_price, inventory = s.price[i], s.prev_price[i], s.inventory[i]
+    for c in range(N_COMMODITIES):
+        obs[OBS_PRICES + c] = price[c] / PRICE_MAX[c]
+        obs[OBS_PRICE_DELTAS + c] = clamp((price[c] - prev_price[c]) / PRICE_DELTA_NORM, -1.0, 1.0)
+    for j in range(len(OBS_INVENTORY_COMMODITIES)):
+        obs[OBS_INVENTORY + j] = min(inventory[OBS_INVENTORY_COMMODITIES[j]] / INVENTORY_NORM, 1.0)
+
+    for j in range(OBS_DIM):
+        obs[j] = clamp(obs[j], -1.0, 1.0)
+
+
+@njit(cache=True)
+def pirate_roll(s, i, intensity, dt, now):
+    """One pirate roll at `intensity` over dt ticks; `now` is the tick the buffs are read at."""
+    escape = 1.0 if now < s.escape_until[i] else 0.0
+    logit = (
+        PIRATE_BIAS
+        + PIRATE_INTENSITY * intensity
+        + PIRATE_ALERT * s.alert[i] / ALERT_MAX
+        + PIRATE_CARGO * math.log(1.0 + cargo_value(s, i) / CREDIT_SCALE)
+        + PIRATE_ESCAPE * escape
+    )
+    p = 1.0 - (1.0 - sigmoid(logit)) ** max(1, dt)
+    if uniform01(s.rng, i) >= p:
+        return
+    s.pirate_encounters[i] += 1
+    loss = uniform(s.rng, i, PIRATE_LOSS[0], PIRATE_LOSS[1])
+    use_decoy = False
+    if s.decoys[i] > 0:
+        use_decoy = uniform01(s.rng, i) < DECOY_CHANCE
+    if use_decoy:
+        s.decoys[i] -= 1
+        loss *= DECOY_LOSS_FACTOR
+    before = cargo_value(s, i)
+    for c in range(N_COMMODITIES):
+        s.cargo[i, c] *= 1.0 - loss
+    s.value_lost_to_pirates[i] += before - cargo_value(s, i)
+    s.hull[i] -= uniform(s.rng, i, PIRATE_HULL[0], PIRATE_HULL[1])
+    s.alert[i] += PIRATE_ALERT_GAIN
+
+
+@njit(cache=True)
+def scan_asteroid(s, i, node, a, kind):
+    """Blend asteroid a's estimates toward a noisy reading (kind 0 wide, 1 focused, 2 deep)."""
+    blend = SCAN_BLEND[kind]
+    conf = s.scan_confidence[i, node, a]
+    sigma = s.scan_noise[i, node, a] * (1.1 - conf) * SCAN_NOISE_MULT[kind]
+    reading = np.empty(N_COMMODITIES)
+    total = 0.0
+    for c in range(N_COMMODITIES):
+        reading[c] = max(s.composition[i, node, a, c] + normal(s.rng, i, 0.0, sigma), 1e-8)
+        total += reading[c]
+    mixed_total = 0.0
+    for c in range(N_COMMODITIES):
+        mixed = (1.0 - blend) * s.composition_estimate[i, node, a, c] + blend * reading[c] / total
+        reading[c] = max(mixed, 1e-8)
+        mixed_total += reading[c]
+    for c in range(N_COMMODITIES):
+        s.composition_estimate[i, node, a, c] = reading[c] / mixed_total
+    stability_reading = clamp(s.stability[i, node, a] + normal(s.rng, i, 0.0, sigma), 0.0, 1.0)
+    s.stability_estimate[i, node, a] = (1.0 - blend) * s.stability_estimate[i, node, a] + blend * stability_reading
+    s.scan_confidence[i, node, a] = min(1.0, conf + SCAN_CONF_GAIN[kind])
+
+
+@njit(cache=True)
+def mine(s, i, mode):
+    """Mine the selected asteroid (mode 0 conservative, 1 standard, 2 aggressive), spec 1.5."""
+    node = s.node[i]
+    a = s.selected[i]
+    heat_frac = s.heat[i] / HEAT_MAX
+    tool_frac = s.tool[i] / TOOL_MAX
+    eff_heat = 1.0
+    if heat_frac > HEAT_EFFICIENT_FRAC:
+        eff_heat = max(0.1, 1.0 - (heat_frac - HEAT_EFFICIENT_FRAC) / (1.0 - HEAT_EFFICIENT_FRAC))
+    amount = (
+        s.richness[i, node, a]
+        * (1.0 - s.depletion[i, node, a])
+        * (0.4 + 0.6 * tool_frac)
+        * eff_heat
+        * MINE_YIELD[mode]
+        * math.exp(normal(s.rng, i, 0.0, MINE_NOISE[mode]))
+    )
+    free = max(0.0, CARGO_MAX - cargo_total(s, i))
+    scale = 1.0
+    if amount > free:
+        scale = free / amount
+    extracted = 0.0
+    for c in range(N_COMMODITIES):
+        got = amount * s.composition[i, node, a, c] * scale
+        s.cargo[i, c] += got
+        extracted += got
+    s.heat[i] += MINE_HEAT[mode]
+    s.tool[i] -= MINE_WEAR[mode]
+    s.alert[i] += MINE_ALERT[mode]
+    s.depletion[i, node, a] = min(1.0, s.depletion[i, node, a] + DEPLETION_PER_UNIT * extracted)
+    s.mining_ticks[i] += 1
+
+    stabilized = 1.0 if s.ticks[i] < s.stabilized_until[i, node, a] else 0.0
+    fracture_logit = (
+        FRACTURE_BASE
+        + MINE_FRACTURE_BIAS[mode]
+        + FRACTURE_STABILITY * (1.0 - s.stability[i, node, a])
+        + FRACTURE_HEAT * max(0.0, heat_frac - HEAT_EFFICIENT_FRAC)
+        + FRACTURE_TOOL * (1.0 - tool_frac)
+        + FRACTURE_STABILIZED * stabilized
+    )
+    if uniform01(s.rng, i) < sigmoid(fracture_logit):
+        s.hull[i] -= FRACTURE_HULL * uniform(s.rng, i, 0.5, 1.0)
+        s.depletion[i, node, a] = 1.0
+        s.hazard[i, node] = min(1.0, s.hazard[i, node] + FRACTURE_HAZARD_GAIN)
+
+
+@njit(cache=True)
+def sell(s, i, c, fraction):
+    qty = s.cargo[i, c] * fraction
+    ratio = qty / max(1.0, s.inventory[i, c] + qty)
+    slip = clamp(SLIPPAGE_K * ratio + SLIPPAGE_ROOT * math.sqrt(ratio), 0.0, SLIPPAGE_MAX)
+    s.credits[i] += qty * s.price[i, c] * (1.0 - slip)
+    s.cargo[i, c] -= qty
+    s.inventory[i, c] += qty
+    s.recent_sales[i, c] += qty
+
+
+@njit(cache=True)
+def hold(s, i):
+    s.alert[i] += ALERT_HOLD
+    s.heat[i] -= HEAT_HOLD_EXTRA
+
+
+@njit(cache=True)
+def apply_action(s, i, action):
+    """Apply a valid action's effect (spec 1.4); return its cost in ticks."""
+    node = s.node[i]
+    now = s.ticks[i]
+    if action < A_HOLD:
+        k = action - A_TRAVEL
+        dt = s.edge_time[i, node, k]
+        threat = s.edge_threat[i, node, k]
+        s.fuel[i] -= s.edge_fuel[i, node, k] * (1.0 + CARGO_MASS_FUEL_FACTOR * cargo_total(s, i) / CARGO_MAX)
+        dest = s.neighbor[i, node, k]
+        s.node[i] = dest
+        s.selected[i] = -1
+        ensure_asteroids(s, i, dest)
+        jitter = uniform(s.rng, i, EDGE_HAZARD_JITTER[0], EDGE_HAZARD_JITTER[1])
+        s.hull[i] -= dt * threat * HAZARD_HULL * jitter
+        s.heat[i] += dt * threat * HAZARD_HEAT
+        s.alert[i] += dt * threat * HAZARD_ALERT
+        if dest != 0:
+            pirate_roll(s, i, threat, dt, now)
+        return dt
+    if action == A_HOLD:
+        hold(s, i)
+        return 1
+    if action == A_EMERGENCY_BURN:
+        s.fuel[i] -= FUEL_EMERGENCY_BURN
+        s.alert[i] += ALERT_BURN
+        s.escape_until[i] = max(s.escape_until[i], now + ESCAPE_BUFF_TICKS)
+        return 1
+    if action == A_WIDE_SCAN:
+        s.fuel[i] -= FUEL_WIDE_SCAN
+        s.alert[i] += ALERT_WIDE_SCAN
+        for a in range(s.asteroid_count[i, node]):
+            scan_asteroid(s, i, node, a, 0)
+        s.scan_count[i] += 1
+        return DT_WIDE_SCAN
+    if action == A_FOCUSED_SCAN:
+        s.fuel[i] -= FUEL_FOCUSED_SCAN
+        s.alert[i] += ALERT_FOCUSED_SCAN
+        scan_asteroid(s, i, node, s.selected[i], 1)
+        s.scan_count[i] += 1
+        return DT_FOCUSED_SCAN
+    if action == A_DEEP_SCAN:
+        s.fuel[i] -= FUEL_DEEP_SCAN
+        s.alert[i] += ALERT_DEEP_SCAN
+        scan_asteroid(s, i, node, s.selected[i], 2)
+        s.scan_count[i] += 1
+        return DT_DEEP_SCAN
+    if action == A_THREAT_LISTEN:
+        for k in range(MAX_NEIGHBORS):
+            if s.neighbor[i, node, k] >= 0:
+                heard = clamp(s.edge_threat[i, node, k] + normal(s.rng, i, 0.0, THREAT_LISTEN_NOISE), 0.0, 1.0)
+                s.threat_estimate[i, node, k] = (
+                    THREAT_LISTEN_KEEP * s.threat_estimate[i, node, k] + (1.0 - THREAT_LISTEN_KEEP) * heard
+                )
+        return DT_THREAT_LISTEN
+    if action < A_MINE:
+        s.selected[i] = action - A_SELECT
+        return 1
+    if action < A_STABILIZE:
+        mine(s, i, action - A_MINE)
+        return 1
+    if action == A_STABILIZE:
+        s.stabilizers[i] -= 1
+        s.stabilized_until[i, node, s.selected[i]] = now + STABILIZE_BUFF_TICKS
+        return DT_STABILIZE
+    if action == A_REFINE:
+        taken = REFINE_TAKE * (s.cargo[i, IRON] + s.cargo[i, NICKEL])
+        s.cargo[i, IRON] *= 1.0 - REFINE_TAKE
+        s.cargo[i, NICKEL] *= 1.0 - REFINE_TAKE
+        s.cargo[i, RARE_ISOTOPES] += REFINE_GAIN * taken
+        s.fuel[i] -= FUEL_REFINE
+        s.heat[i] += HEAT_REFINE
+        s.alert[i] += ALERT_REFINE
+        return DT_REFINE
+    if action == A_COOLDOWN:
+        s.fuel[i] -= FUEL_COOLDOWN
+        s.heat[i] = max(0.0, s.heat[i] - HEAT_COOLDOWN)
+        s.alert[i] += ALERT_COOLDOWN
+        return DT_COOLDOWN
+    if action == A_TOOL_MAINT:
+        s.kits[i] -= 1
+        s.tool[i] += TOOL_REPAIR
+        return DT_MAINTENANCE
+    if action == A_HULL_PATCH:
+        s.kits[i] -= 1
+        s.hull[i] += HULL_PATCH
+        return DT_MAINTENANCE
+    if action < A_DOCK:
+        s.cargo[i, action - A_JETTISON] = 0.0
+        s.alert[i] += ALERT_JETTISON
+        return 1
+    if action == A_DOCK:
+        s.alert[i] += ALERT_DOCK
+        return DT_DOCK
+    if action < A_BUY_FUEL:
+        b = action - A_SELL
+        sell(s, i, b // 3, SELL_FRACTIONS[b % 3])
+        return 1
+    if action < A_BUY_KIT:
+        p = action - A_BUY_FUEL
+        s.credits[i] -= FUEL_PACK_PRICE[p]
+        s.fuel[i] = min(FUEL_MAX, s.fuel[i] + FUEL_PACK_UNITS[p])
+        return 1
+    if action == A_BUY_KIT:
+        s.credits[i] -= KIT_PRICE
+        s.kits[i] += 1
+        return 1
+    if action == A_BUY_STABILIZER:
+        s.credits[i] -= STABILIZER_PRICE
+        s.stabilizers[i] += 1
+        return 1
+    if action == A_BUY_DECOY:
+        s.credits[i] -= DECOY_PRICE
+        s.decoys[i] += 1
+        return 1
+    if action == A_OVERHAUL:
+        s.credits[i] -= OVERHAUL_PRICE
+        s.hull[i] = HULL_MAX
+        s.tool[i] = TOOL_MAX
+        return DT_OVERHAUL
+    return 1  # A_CASH_OUT: ends the episode; the step's global dynamics still run
+
+
+@njit(cache=True)
+def update_market(s, i, dt):
+    t = s.ticks[i] + dt
+    decay = _SALES_DECAY[dt]
+    sqrt_dt = _SQRT_DT[dt]
+    for c in range(N_COMMODITIES):
+        base = PRICE_BASE[c]
+        cycle = s.price_amplitude[i, c] * math.sin(2.0 * math.pi * t / s.price_period[i, c] + s.price_phase[i, c])
+        price = (
+            base
+            + cycle
+            - INVENTORY_PRESSURE * s.inventory[i, c]
+            - SALES_PRESSURE * s.recent_sales[i, c]
+            + normal(s.rng, i, 0.0, PRICE_NOISE * base * sqrt_dt)
+        )
+        s.prev_price[i, c] = s.price[i, c]
+        s.price[i, c] = clamp(price, PRICE_MIN[c], PRICE_MAX[c])
+        s.recent_sales[i, c] *= decay
+        s.inventory[i, c] *= INVENTORY_DECAY
+
+
+@njit(cache=True)
+def clamp_ship(s, i):
+    s.fuel[i] = clamp(s.fuel[i], 0.0, FUEL_MAX)
+    s.hull[i] = clamp(s.hull[i], 0.0, HULL_MAX)
+    s.heat[i] = clamp(s.heat[i], 0.0, HEAT_MAX)
+    s.tool[i] = clamp(s.tool[i], 0.0, TOOL_MAX)
+    s.alert[i] = clamp(s.alert[i], 0.0, ALERT_MAX)
+    total = 0.0
+    for c in range(N_COMMODITIES):
+        s.cargo[i, c] = max(0.0, s.cargo[i, c])
+        total += s.cargo[i, c]
+    if total > CARGO_MAX:
+        for c in range(N_COMMODITIES):
+            s.cargo[i, c] *= CARGO_MAX / total
+
+
+@njit(cache=True)
+def global_dynamics(s, i, dt):
+    """Spec 1.6 step 3 and 4: time, heat, overheat, node hazard, pirates, market, clamps."""
+    s.time_remaining[i] -= dt
+    s.heat[i] -= HEAT_PASSIVE_PER_TICK * dt
+    if s.heat[i] > HEAT_MAX:
+        s.hull[i] -= OVERHEAT_HULL_PER_HEAT * (s.heat[i] - HEAT_MAX)
+        s.heat[i] = HEAT_MAX
+        s.overheat_ticks[i] += dt
+    node = s.node[i]
+    if node != 0:
+        h = s.hazard[i, node]
+        if h > 0.0:
+            jitter = uniform(s.rng, i, NODE_HAZARD_JITTER[0], NODE_HAZARD_JITTER[1])
+            s.hull[i] -= dt * h * HAZARD_HULL * jitter
+            s.heat[i] += dt * h * HAZARD_HEAT
+            s.alert[i] += dt * h * HAZARD_ALERT
+        pirate_roll(s, i, s.pirate[i, node], dt, s.ticks[i] + dt)
+    update_market(s, i, dt)
+    clamp_ship(s, i)
+    s.cargo_utilization_sum[i] += dt * cargo_total(s, i) / CARGO_MAX
+    s.ticks[i] += dt
+
+
+@njit(cache=True)
+def step_env(s, i, action, valid):
+    """One step of env i; returns (reward, terminated, truncated, dt, destroyed, stranded)."""
+    credits0 = s.credits[i]
+    fuel0 = s.fuel[i]
+    hull0 = s.hull[i]
+    tool0 = s.tool[i]
+    value0 = cargo_value(s, i)
+    lost0 = s.value_lost_to_pirates[i]
+
+    if valid:
+        dt = apply_action(s, i, action)
+    else:
+        hold(s, i)
+        dt = 1
+        s.invalid_count[i] += 1
+    global_dynamics(s, i, dt)
+
+    reward = (s.credits[i] - credits0) / CREDIT_SCALE
+    reward += R_EXTRACT * max(0.0, cargo_value(s, i) - value0) / CREDIT_SCALE
+    reward += R_FUEL * max(0.0, fuel0 - s.fuel[i]) / 100.0
+    reward += R_TIME * dt
+    reward += R_WEAR * max(0.0, tool0 - s.tool[i]) / 10.0
+    reward += R_DAMAGE * max(0.0, hull0 - s.hull[i]) / 10.0
+    overheat = max(0.0, s.heat[i] - R_HEAT_THRESHOLD) / 100.0
+    reward += R_HEAT * overheat * overheat
+    if A_WIDE_SCAN <= action <= A_DEEP_SCAN:
+        reward += R_SCAN
+    if not valid:
+        reward += R_INVALID
+    reward += R_PIRATE * (s.value_lost_to_pirates[i] - lost0) / CREDIT_SCALE
+
+    hull, fuel, node, time_remaining = s.hull[i], s.fuel[i], s.node[i], s.time_remaining[i]
+    destroyed = hull <= 0.0
+    stranded = fuel <= 0.0 and node != 0
+    cashed_out = valid and action == A_CASH_OUT
+    terminated = destroyed or stranded or cashed_out
+    truncated = time_remaining <= 0 and not terminated
+    if destroyed:
+        reward += R_DESTROYED
+    if stranded:
+        reward += R_STRANDED
+    if (terminated or truncated) and not (destroyed or stranded):
+        reward += R_DONE_CREDITS * s.credits[i] / CREDIT_SCALE
+
+    s.episode_return[i] += reward
+    s.episode_length[i] += 1
+    return reward, terminated, truncated, dt, destroyed, stranded
+
+
+@njit(cache=True)
+def write_episode_stats(s, i, destroyed, stranded, cashed_out, out):
+    """The finished episode's statistics (spec section 3), in EPISODE_STATS order."""
+    out[ST_RETURN] = s.episode_return[i]
+    out[ST_LENGTH] = s.episode_length[i]
+    out[ST_TICKS] = s.ticks[i]
+    out[ST_CREDITS] = s.credits[i]
+    out[ST_NET_PROFIT] = s.credits[i]  # credits start at 0 (spec 2.1)
+    out[ST_SURVIVAL] = 0.0 if destroyed or stranded else 1.0
+    out[ST_DESTROYED] = 1.0 if destroyed else 0.0
+    out[ST_STRANDED] = 1.0 if stranded else 0.0
+    out[ST_CASH_OUT] = 1.0 if cashed_out else 0.0
+    out[ST_PIRATE_ENCOUNTERS] = s.pirate_encounters[i]
+    out[ST_VALUE_LOST] = s.value_lost_to_pirates[i]
+    out[ST_OVERHEAT_TICKS] = s.overheat_ticks[i]
+    out[ST_SCAN_COUNT] = s.scan_count[i]
+    out[ST_MINING_TICKS] = s.mining_ticks[i]
+    out[ST_INVALID_ACTIONS] = s.invalid_count[i]
+    out[ST_FUEL_USED] = max(0.0, START_FUEL - s.fuel[i])
+    out[ST_HULL_DAMAGE] = max(0.0, START_HULL - s.hull[i])
+
+
+@njit(cache=True)
+def write_views(s, i, time_max, observations, action_mask):
+    """Refresh env i's observation row and action-mask row from its state."""
+    write_action_mask(s, i, action_mask[i])
+    write_observation(s, i, time_max, observations[i])
+    width = observations.shape[1]
+    for a in range(width - OBS_DIM):
+        observations[i, OBS_DIM + a] = 1.0 if action_mask[i, a] else 0.0
+
+
+@njit(cache=True)
+def step_batch(
+    s,
+    actions,
+    time_max,
+    autoreset,
+    observations,
+    action_mask,
+    rewards,
+    terminals,
+    truncations,
+    step_ticks,
+    invalid,
+    episode_stats,
+    final_observations,
+    finished,
+):
+    """Step every env once; return how many episodes ended (their env ids fill `finished`).
+
+    An action outside 0..68 or one the mask forbids takes the invalid branch (spec 2.5).
+    Envs that are done and not auto-reset are left untouched.
+    """
+    n_finished = 0
+    for i in range(actions.shape[0]):
+        if s.done[i]:
+            rewards[i] = 0.0
+            step_ticks[i] = 0
+            invalid[i] = False
+            continue
+        action = actions[i]
+        valid = 0 <= action < N_ACTIONS and action_mask[i, action]
+        reward, terminated, truncated, dt, destroyed, stranded = step_env(s, i, action, valid)
+        rewards[i] = reward
+        terminals[i] = terminated
+        truncations[i] = truncated
+        step_ticks[i] = dt
+        invalid[i] = not valid
+        if terminated or truncated:
+            cashed_out = valid and action == A_CASH_OUT
+            write_episode_stats(s, i, destroyed, stranded, cashed_out, episode_stats[i])
+            finished[n_finished] = i
+            n_finished += 1
+            write_views(s, i, time_max, final_observations, action_mask)
+            if autoreset:
+                start_episode(s, i, episode_seed_for(s, i), time_max)
+            else:
+                s.done[i] = True
+        write_views(s, i, time_max, observations, action_mask)
+    return n_finished
+
+
+@njit(cache=True)
+def start_seeded_episodes(s, episode_seeds, time_max, observations, action_mask):
+    """Start an episode with the given seed in every env; later episodes of env i continue
+    from the sequence keyed by episode_seeds[i]."""
+    for i in range(s.rng.shape[0]):
+        s.base_seed[i] = episode_seeds[i]
+        s.episode_index[i] = 0
+        generate_world(s, i, episode_seeds[i], time_max)
+        s.episode_index[i] = 1
+        write_views(s, i, time_max, observations, action_mask)
+
+
+@njit(cache=True)
+def reset_batch(s, batch_seed, reseed, time_max, observations, action_mask):
+    """Start a new episode in every env. With `reseed`, restart each env's seed sequence
+    from (batch_seed, env index); otherwise continue it."""
+    for i in range(s.rng.shape[0]):
+        if reseed:
+            s.base_seed[i] = derive_seed(batch_seed, i, _EPISODE_SEED_DOMAIN)
+            s.episode_index[i] = 0
+        start_episode(s, i, episode_seed_for(s, i), time_max)
+        write_views(s, i, time_max, observations, action_mask)

@@ -1,0 +1,153 @@
+"""Evaluate a policy on held-out episodes: `python -m trainer.evaluate --policy greedy`.
+
+Seed rule: every episode seed is a 64-bit integer. Training episodes use seeds below 2**63
+(derived from the run's seed and the env index); evaluation episodes use seeds with the top
+bit set, so the two ranges can never overlap whatever seeds either side is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainer.env import ACTION_FAMILIES, EPISODE_STATS, N_ACTIONS, GreedyPolicy, ProspectorEnv, RandomValidPolicy
+from trainer.env.rng import derive_seed
+from trainer.env.rules import TIME_MAX
+
+EVAL_SEED_BIT = np.uint64(1 << 63)
+_EVAL_SEED_DOMAIN = 0xE7A1
+MAX_EVAL_BATCH = 256
+
+ActFn = Callable[[ProspectorEnv], np.ndarray]
+
+
+def evaluation_seeds(seed: int, episodes: int) -> np.ndarray:
+    """The episode seeds of an evaluation: disjoint from every training seed (top bit set)."""
+    return np.array(
+        [EVAL_SEED_BIT | derive_seed(seed, k, _EVAL_SEED_DOMAIN) for k in range(episodes)], dtype=np.uint64
+    )
+
+
+@dataclass
+class EvalResult:
+    """Per-episode statistics (columns as EPISODE_STATS) and the actions taken, by index."""
+
+    stats: np.ndarray
+    action_counts: np.ndarray
+    seconds: float
+
+    def column(self, name: str) -> np.ndarray:
+        return self.stats[:, EPISODE_STATS.index(name)]
+
+    def summary(self) -> dict[str, tuple[float, float]]:
+        """Mean and 95% confidence half-width of the headline metrics."""
+        rows = {
+            "return": self.column("return"),
+            "net_profit": self.column("net_profit"),
+            "survival_rate": self.column("survival"),
+            "destroyed_rate": self.column("destroyed"),
+            "stranded_rate": self.column("stranded"),
+            "cash_out_rate": self.column("cash_out"),
+            "length_steps": self.column("length"),
+            "length_ticks": self.column("ticks"),
+        }
+        return {name: mean_ci95(values) for name, values in rows.items()}
+
+    def action_family_shares(self) -> dict[str, float]:
+        total = max(1, int(self.action_counts.sum()))
+        return {name: float(self.action_counts[lo : hi + 1].sum()) / total for name, lo, hi in ACTION_FAMILIES}
+
+
+def mean_ci95(values: np.ndarray) -> tuple[float, float]:
+    """The mean and the normal-approximation 95% half-width of its confidence interval."""
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan
+    half = 1.96 * float(np.std(values, ddof=1)) / math.sqrt(n) if n > 1 else math.nan
+    return float(np.mean(values)), half
+
+
+def run_episodes(
+    make_act: Callable[[int], ActFn], episodes: int, seed: int, time_max: int = TIME_MAX
+) -> EvalResult:
+    """Play `episodes` evaluation episodes, in batches; `make_act(n)` builds the policy for a
+    batch of n envs and returns its act function."""
+    start = time.perf_counter()
+    seeds = evaluation_seeds(seed, episodes)
+    stats = np.zeros((episodes, len(EPISODE_STATS)))
+    action_counts = np.zeros(N_ACTIONS, dtype=np.int64)
+    for lo in range(0, episodes, MAX_EVAL_BATCH):
+        batch = seeds[lo : lo + MAX_EVAL_BATCH]
+        env = ProspectorEnv(num_envs=len(batch), time_max=time_max, autoreset=False)
+        env.start_episodes(batch)
+        act = make_act(len(batch))
+        done = env.state.done
+        while not done.all():
+            actions = act(env)
+            action_counts += np.bincount(actions[~done], minlength=N_ACTIONS)
+            env.step(actions)
+        stats[lo : lo + len(batch)] = env.episode_stats
+    return EvalResult(stats, action_counts, time.perf_counter() - start)
+
+
+def baseline_act(policy: str, seed: int) -> Callable[[int], ActFn]:
+    """The act-function factory of a scripted baseline ('random' or 'greedy')."""
+    if policy == "greedy":
+        return lambda n: GreedyPolicy(n).act
+    if policy == "random":
+
+        def make(n: int) -> ActFn:
+            random_policy = RandomValidPolicy(n, seed)
+            return lambda env: random_policy.act(env.action_mask)
+
+        return make
+    raise ValueError(f"unknown policy {policy!r}")
+
+
+def format_result(name: str, result: EvalResult) -> str:
+    """The evaluation table of one policy, and its action-family histogram."""
+    episodes = len(result.stats)
+    lines = [f"policy: {name}  episodes: {episodes}  ({episodes / result.seconds:.1f} episodes/s)"]
+    lines.append(f"  {'metric':<16}{'mean':>12}{'± 95% CI':>12}")
+    for metric, (mean, half) in result.summary().items():
+        lines.append(f"  {metric:<16}{mean:>12.3f}{half:>12.3f}")
+    shares = ", ".join(f"{k} {v:.1%}" for k, v in result.action_family_shares().items() if v >= 0.0005)
+    lines.append(f"  actions: {shares}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer.evaluate",
+        description="Play held-out evaluation episodes and print mean and 95%% CI of the results.",
+    )
+    parser.add_argument(
+        "--policy",
+        choices=["random", "greedy"],
+        action="append",
+        help="baseline policy to evaluate (repeatable; default: both)",
+    )
+    parser.add_argument("--episodes", type=int, default=200, help="episodes per policy (default 200)")
+    parser.add_argument("--seed", type=int, default=12345, help="evaluation seed (default 12345)")
+    parser.add_argument("--time-max", type=int, default=TIME_MAX, help="episode budget in ticks")
+    args = parser.parse_args(argv)
+    if args.episodes < 1:
+        parser.error("argument --episodes: must be at least 1")
+    if args.time_max < 1:
+        parser.error("argument --time-max: must be at least 1")
+    if not 0 <= args.seed < 2**63:
+        parser.error("argument --seed: must be in [0, 2**63)")
+    for policy in args.policy or ["random", "greedy"]:
+        result = run_episodes(baseline_act(policy, args.seed), args.episodes, args.seed, args.time_max)
+        print(format_result(policy, result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""The training loop shared by every backend, and the writer of the run directory.
+
+    env step (batch) -> WindowAccumulator -> closed windows -> RunWriter
+                                                              windows.jsonl, run_metadata.json,
+                                                              checkpoints, W&B, console
+
+`train()` runs one trainer process on one run directory; its caller holds the run's RunLock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from trainer.backends import BACKENDS, Backend
+from trainer.checkpoint import load_checkpoint, newest_checkpoint, save_checkpoint
+from trainer.config import TrainConfig
+from trainer.env import EPISODE_STATS, ProspectorEnv
+from trainer.logs import logger
+from trainer.rundir import (
+    JsonlAppender,
+    LatestCheckpoint,
+    RunMetadata,
+    RunPaths,
+    RunStatus,
+    read_complete_lines,
+    read_metadata,
+    update_status,
+    utc_now,
+    write_json_atomic,
+    write_metadata,
+)
+from trainer.windows import WindowAccumulator
+
+if TYPE_CHECKING:
+    from trainer.wandb_logger import WandbLogger
+
+NO_ENVS = np.empty(0, np.int64)
+EXIT_FAILED = 1
+COUNTER_FIELDS = {
+    "env_steps_total",
+    "ticks_total",
+    "episodes_total",
+    "windows_emitted",
+    "checkpoints_written",
+}
+
+
+class StopRequest:
+    """Records SIGTERM/SIGINT so the loop can stop at the next step boundary."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    @contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        signums = (signal.SIGTERM, signal.SIGINT)
+        previous = {s: signal.signal(s, self._handle) for s in signums}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is None:
+            logger.info("received %s: stopping at the next step boundary", signal.Signals(signum).name)
+        self.signum = signum
+
+
+class RunWriter:
+    """Everything a trainer writes about its run: files, metadata, W&B and console lines."""
+
+    def __init__(self, paths: RunPaths, config: TrainConfig) -> None:
+        self.paths = paths
+        self.config = config
+        self.wandb: WandbLogger | None = None
+        self.meta: RunMetadata | None = None
+        self._windows: JsonlAppender | None = None
+
+    def start(self, *, resume: bool) -> None:
+        """Write config.json and move the run to `starting` (creating its metadata if needed)."""
+        self.paths.make_dirs()
+        for stale in (*self.paths.root.glob(".*.tmp"), *self.paths.checkpoints_dir.glob(".*.tmp")):
+            stale.unlink()  # left by a killed trainer: we hold the lock, so nobody is writing them
+        write_json_atomic(self.paths.config, self.config.model_dump(mode="json"))
+        fields: dict[str, Any] = {
+            "trainer_backend": self.config.trainer_backend,
+            "seed": self.config.seed,
+            "target_env_steps": self.config.total_env_steps,
+            "window_env_steps": self.config.window_env_steps,
+            "pid": os.getpid(),
+            "error": None,
+            "exit_code": None,
+        }
+        if not self.paths.metadata.exists():
+            now = utc_now()
+            meta = RunMetadata(
+                run_id=self.paths.run_id, status=RunStatus.starting, created_at=now, updated_at=now, **fields
+            )
+            write_metadata(self.paths, meta)
+            self.meta = meta
+            return
+        if read_metadata(self.paths).status == RunStatus.running:
+            # Our caller holds the lock, so whoever left it `running` is gone.
+            update_status(self.paths, RunStatus.interrupted, error="trainer process vanished")
+        self.meta = update_status(self.paths, RunStatus.starting, resuming=resume, **fields)
+
+    def open_wandb(self) -> None:
+        """Start the W&B run (mode offline/online) and record its id and URL."""
+        from trainer.wandb_logger import WandbLogger
+
+        self.wandb = WandbLogger(self.config, self.paths.root)
+        self._update(RunStatus.starting, wandb_run_id=self.wandb.run.id, wandb_run_url=self.wandb.url)
+
+    def running(self) -> None:
+        self._windows = JsonlAppender(self.paths.windows)
+        self._update(RunStatus.running, started_at=self.meta.started_at or utc_now())
+
+    def window(
+        self, record: dict[str, Any], windows: WindowAccumulator, checkpoint: dict[str, Any] | None
+    ) -> None:
+        """Append a window record, write the window's checkpoint state if given, update the
+        metadata once for both, then report to W&B and the console."""
+        self._windows.append(record)
+        changes: dict[str, Any] = {"latest_window": record, **counters(windows)}
+        if checkpoint is not None:
+            changes.update(self._save_checkpoint(record["window_id"], checkpoint))
+        self._update(RunStatus.running, **changes)
+        if self.wandb is not None:
+            self.wandb.log_window(record)
+            if checkpoint is not None:
+                self.wandb.log_checkpoint(self.paths.checkpoint(record["window_id"]), record["window_id"])
+        logger.info(
+            "window %d%s | env steps %d | ticks %d | %s sps | episodes %d | return mean %s",
+            record["window_id"],
+            "" if record["window_complete"] else " (partial)",
+            record["env_steps_total"],
+            record["ticks_total"],
+            _fmt(record["sps"], ",.0f"),
+            record["episodes"],
+            _fmt(record["return_mean"], ".3f"),
+        )
+
+    def checkpoint(self, window_id: int, state: dict[str, Any]) -> None:
+        """Write a checkpoint outside a window's close (the final one) and record it."""
+        self._update(RunStatus.running, **self._save_checkpoint(window_id, state))
+        if self.wandb is not None:
+            self.wandb.log_checkpoint(self.paths.checkpoint(window_id), window_id)
+
+    def _save_checkpoint(self, window_id: int, state: dict[str, Any]) -> dict[str, Any]:
+        """Write checkpoints/ckpt_<window_id>.pt; return the metadata changes that point at it.
+
+        Its env_steps_total is what the state has trained (`state["windows"]["env_steps"]`):
+        the window's end plus the rest of the batch step that closed it.
+        """
+        path = self.paths.checkpoint(window_id)
+        env_steps_total = int(state["windows"]["env_steps"])
+        created_at = utc_now()
+        save_checkpoint(
+            path,
+            {"window_id": window_id, "env_steps_total": env_steps_total, "created_at": created_at, **state},
+        )
+        latest = LatestCheckpoint(
+            window_id=window_id,
+            env_steps_total=env_steps_total,
+            path=str(path.relative_to(self.paths.root)),
+            created_at=created_at,
+        )
+        return {"latest_checkpoint": latest, "checkpoints_written": self.meta.checkpoints_written + 1}
+
+    def finish(self, status: RunStatus, exit_code: int, *, error: str | None = None, **changes: Any) -> None:
+        """Write the terminal status and close the windows file and the W&B run."""
+        meta = self._update(status, exit_code=exit_code, error=error, **changes)
+        if self._windows is not None:
+            self._windows.close()
+        if self.wandb is not None:
+            summary = {"status": status.value, **meta.model_dump(include=COUNTER_FIELDS)}
+            self.wandb.finish(summary, exit_code)
+
+    def _update(self, status: RunStatus, **changes: Any) -> RunMetadata:
+        self.meta = update_status(self.paths, status, **changes)
+        return self.meta
+
+
+def counters(windows: WindowAccumulator) -> dict[str, int]:
+    """The metadata counters of everything trained so far."""
+    return {
+        "env_steps_total": windows.env_steps,
+        "ticks_total": windows.ticks,
+        "episodes_total": windows.episodes,
+        "windows_emitted": windows.next_window_id,
+    }
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def last_window_id(path: Path) -> int:
+    """The window_id of the last whole line of windows.jsonl, -1 if there is none."""
+    lines, _ = read_complete_lines(path)
+    return json.loads(lines[-1])["window_id"] if lines else -1
+
+
+def train(config: TrainConfig, paths: RunPaths, *, resume: bool = False) -> int:
+    """Train into the run dir at `paths` until done, cancelled or failed; return the exit code.
+
+    The caller holds the run's RunLock. With `resume`, the run continues from its newest
+    checkpoint; windows already in windows.jsonl are replayed without being written again.
+    """
+    writer = RunWriter(paths, config)
+    writer.start(resume=resume)
+    with StopRequest().installed() as stop:
+        try:
+            windows = _run(config, writer, stop, resume=resume)
+        except Exception as exc:
+            logger.exception("training failed")
+            writer.finish(RunStatus.failed, EXIT_FAILED, error=f"{type(exc).__name__}: {exc}")
+            return EXIT_FAILED
+    if stop.signum is not None:
+        status, exit_code = RunStatus.cancelled, 128 + stop.signum
+    else:
+        status, exit_code = RunStatus.completed, 0
+    writer.finish(status, exit_code, **counters(windows))
+    logger.info("run %s %s after %d env steps", paths.run_id, status.value, windows.env_steps)
+    return exit_code
+
+
+def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: bool) -> WindowAccumulator:
+    """Train until total_env_steps or a stop signal; leave the final window and checkpoint written."""
+    paths = writer.paths
+    if config.wandb_mode != "disabled":
+        writer.open_wandb()
+    torch.set_num_threads(config.torch_threads)
+    env = ProspectorEnv(num_envs=config.num_envs, seed=config.seed, time_max=config.env_time_max)
+    env.reset()
+    backend: Backend = BACKENDS[config.trainer_backend](config, env)
+    windows = WindowAccumulator(config.window_env_steps, config.num_envs, EPISODE_STATS)
+
+    def state() -> dict[str, Any]:
+        return {
+            "trainer_backend": config.trainer_backend,
+            "config": config.model_dump(mode="json"),
+            "windows": windows.state_dict(),
+            "env": env.get_state(),
+            "backend": backend.state_dict(),
+        }
+
+    replay_through = -1
+    checkpointed = -1
+    if resume:
+        replay_through = last_window_id(paths.windows)
+        ckpt_path = newest_checkpoint(paths)
+        if ckpt_path is not None:
+            ckpt = load_checkpoint(ckpt_path)
+            env.set_state(ckpt["env"])
+            backend.load_state_dict(ckpt["backend"])
+            windows.load_state_dict(ckpt["windows"])
+            checkpointed = ckpt["window_id"]
+            logger.info("resuming from %s at env step %d", ckpt_path.name, windows.env_steps)
+    writer.running()
+    logger.info(
+        "training %s: backend %s, %d envs, %d env steps in windows of %d",
+        paths.run_id,
+        config.trainer_backend,
+        config.num_envs,
+        config.total_env_steps,
+        config.window_env_steps,
+    )
+
+    def emit(record: dict[str, Any]) -> None:
+        nonlocal checkpointed
+        record.update(backend.window_fields())
+        window_id = record["window_id"]
+        if window_id <= replay_through:
+            return
+        due = record["window_complete"] and (window_id + 1) % config.checkpoint_every_windows == 0
+        writer.window(record, windows, state() if due else None)
+        if due:
+            checkpointed = window_id
+
+    last = time.perf_counter()
+    while windows.env_steps < config.total_env_steps and stop.signum is None:
+        actions = backend.act(env.observations, env.action_mask)
+        _, rewards, terminals, truncations, infos = env.step(actions)
+        backend.after_step(rewards, terminals, truncations)
+        n = min(config.num_envs, config.total_env_steps - windows.env_steps)
+        now = time.perf_counter()
+        closed = windows.add_step(
+            rewards[:n],
+            env.step_ticks[:n],
+            env.invalid_actions[:n],
+            infos[0]["finished"] if infos else NO_ENVS,
+            env.episode_stats,
+            now - last,
+        )
+        last = now
+        for record in closed:
+            emit(record)
+
+    # A cancelled run always keeps its partial window; a finished one only when asked to.
+    partial = windows.flush() if stop.signum is not None or config.flush_partial_window else None
+    if partial is not None:
+        emit(partial)
+    last_window = windows.next_window_id - 1
+    if last_window > max(checkpointed, replay_through):
+        writer.checkpoint(last_window, state())
+    return windows

@@ -1,0 +1,236 @@
+"""Cutting a stream of batched env steps into metrics windows.
+
+An env step is one decision of one env; a batch step of N envs is N env steps, taken in env
+index order. A window closes when it holds exactly `window_env_steps` env steps, so a batch
+that crosses the boundary is split: envs `[0, r)` finish the old window, the rest start the
+next one (possibly closing further windows when a batch is larger than a window). An episode
+belongs to the window of the env step in which it ended. Per-step sums are kept per env in
+preallocated arrays and reduced only when a window closes, so each batch step costs a few
+numpy operations whatever N is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from trainer.rundir import utc_now
+
+# Window-record fields computed as the mean of one episode statistic over the window's episodes.
+EPISODE_MEANS: dict[str, str] = {
+    "return_mean": "return",
+    "length_mean": "length",
+    "length_ticks_mean": "ticks",
+    "net_profit_mean": "net_profit",
+    "survival_rate": "survival",
+    "destroyed_rate": "destroyed",
+    "stranded_rate": "stranded",
+    "cash_out_rate": "cash_out",
+    "pirate_encounters_mean": "pirate_encounters",
+    "value_lost_to_pirates_mean": "value_lost_to_pirates",
+}
+
+# The window-record fields computed over the episodes that ended in the window (null if none).
+EPISODE_FIELDS = ("return_mean", "return_min", "return_max", *list(EPISODE_MEANS)[1:])
+
+# Every field of a window record, in the order written, with its meaning (README "Trainer").
+WINDOW_FIELDS: dict[str, str] = {
+    "window_id": "0-based index of the window in the run",
+    "window_complete": "true when the window holds exactly window_env_steps env steps; false for "
+    "a partial last window (--flush-partial-window, or a cancelled run)",
+    "env_steps_start": "env steps of the run before this window",
+    "env_steps_end": "env steps of the run at the end of this window",
+    "env_steps_in_window": "env steps in this window (end - start)",
+    "env_steps_total": "same as env_steps_end; the W&B step",
+    "ticks_in_window": "game ticks that passed in this window's env steps",
+    "ticks_total": "game ticks of the run at the end of this window",
+    "episodes": "episodes that ended in this window",
+    "return_mean": "mean episode return (null when no episode ended in the window, as are all "
+    "episode fields below)",
+    "return_min": "lowest episode return",
+    "return_max": "highest episode return",
+    "length_mean": "mean episode length in env steps",
+    "length_ticks_mean": "mean episode length in game ticks",
+    "net_profit_mean": "mean credits earned over the episode (net_profit)",
+    "survival_rate": "fraction of episodes the ship survived (neither destroyed nor stranded)",
+    "destroyed_rate": "fraction of episodes that ended with the ship destroyed",
+    "stranded_rate": "fraction of episodes that ended with the ship stranded",
+    "cash_out_rate": "fraction of episodes that ended by cashing out",
+    "pirate_encounters_mean": "mean pirate encounters per episode",
+    "value_lost_to_pirates_mean": "mean cargo value lost to pirates per episode",
+    "reward_per_step_mean": "mean reward over the window's env steps",
+    "invalid_action_rate": "fraction of the window's env steps whose action was invalid",
+    "sps": "env steps per wall-clock second in this window",
+    "elapsed_s": "wall-clock seconds of training in the run up to the end of this window",
+    "time": "UTC ISO-8601 time the window was closed",
+}
+
+
+class WindowAccumulator:
+    """Feeds on batch steps and returns each window record as soon as the window closes."""
+
+    def __init__(self, window_env_steps: int, num_envs: int, stat_names: Sequence[str]) -> None:
+        self.window_env_steps = window_env_steps
+        self.num_envs = num_envs
+        self._stat_col = {name: stat_names.index(name) for name in set(EPISODE_MEANS.values())}
+        self._num_stats = len(stat_names)
+        # Run totals of everything fed so far, the open window included.
+        self.env_steps = 0
+        self.episodes = 0
+        self.seconds = 0.0
+        self.next_window_id = 0
+        # The open window.
+        self._window_start = 0
+        self._window_ticks_start = 0
+        self._window_seconds = 0.0
+        self._reward_sum = np.zeros(num_envs, np.float64)
+        self._invalid_count = np.zeros(num_envs, np.int64)
+        self._tick_count = np.zeros(num_envs, np.int64)
+        self._episode_rows: list[np.ndarray] = []
+
+    @property
+    def steps_in_window(self) -> int:
+        return self.env_steps - self._window_start
+
+    @property
+    def ticks(self) -> int:
+        """Game ticks of everything fed so far, the open window included."""
+        return self._window_ticks_start + int(self._tick_count.sum())
+
+    def add_step(
+        self,
+        rewards: np.ndarray,
+        ticks: np.ndarray,
+        invalid: np.ndarray,
+        finished: np.ndarray,
+        episode_stats: np.ndarray,
+        seconds: float,
+    ) -> list[dict[str, Any]]:
+        """Add one batch step of n <= num_envs env steps (the first n envs of the batch).
+
+        `rewards`, `ticks` and `invalid` hold the n envs' values for this step; `finished` the
+        indices of envs whose episode ended in it (indices >= n are ignored) and
+        `episode_stats` a (num_envs, len(stat_names)) array valid at those rows; `seconds` the
+        wall time the batch step took. Returns the records of the windows it closed.
+        """
+        n = len(rewards)
+        if finished.size:
+            finished = finished[finished < n]
+        closed = []
+        start = 0
+        while start < n:
+            end = min(n, start + self.window_env_steps - self.steps_in_window)
+            self._add_segment(start, end, rewards, ticks, invalid, finished, episode_stats)
+            self._window_seconds += seconds * (end - start) / n
+            if self.steps_in_window == self.window_env_steps:
+                closed.append(self._close(complete=True))
+            start = end
+        self.seconds += seconds
+        return closed
+
+    def _add_segment(
+        self,
+        start: int,
+        end: int,
+        rewards: np.ndarray,
+        ticks: np.ndarray,
+        invalid: np.ndarray,
+        finished: np.ndarray,
+        episode_stats: np.ndarray,
+    ) -> None:
+        self._reward_sum[start:end] += rewards[start:end]
+        self._tick_count[start:end] += ticks[start:end]
+        self._invalid_count[start:end] += invalid[start:end]
+        self.env_steps += end - start
+        if finished.size:
+            ended = finished[(finished >= start) & (finished < end)]
+            if ended.size:
+                self._episode_rows.append(episode_stats[ended])
+                self.episodes += ended.size
+
+    def flush(self) -> dict[str, Any] | None:
+        """Close the open window early (window_complete=false); None if it is empty."""
+        if self.steps_in_window == 0:
+            return None
+        return self._close(complete=False)
+
+    def _close(self, complete: bool) -> dict[str, Any]:
+        steps = self.steps_in_window
+        ticks_start = self._window_ticks_start
+        ticks_in_window = int(self._tick_count.sum())
+        rows = self._episode_array()
+        record: dict[str, Any] = {
+            "window_id": self.next_window_id,
+            "window_complete": complete,
+            "env_steps_start": self._window_start,
+            "env_steps_end": self.env_steps,
+            "env_steps_in_window": steps,
+            "env_steps_total": self.env_steps,
+            "ticks_in_window": ticks_in_window,
+            "ticks_total": ticks_start + ticks_in_window,
+            "episodes": len(rows),
+        }
+        record.update(self._episode_fields(rows))
+        record.update(
+            reward_per_step_mean=float(self._reward_sum.sum()) / steps,
+            invalid_action_rate=int(self._invalid_count.sum()) / steps,
+            sps=steps / self._window_seconds if self._window_seconds > 0 else None,
+            elapsed_s=round(self.seconds, 3),
+            time=utc_now(),
+        )
+        self.next_window_id += 1
+        self._window_start = self.env_steps
+        self._window_ticks_start = ticks_start + ticks_in_window
+        self._window_seconds = 0.0
+        self._reward_sum[:] = 0
+        self._tick_count[:] = 0
+        self._invalid_count[:] = 0
+        self._episode_rows = []
+        return record
+
+    def _episode_array(self) -> np.ndarray:
+        if not self._episode_rows:
+            return np.empty((0, self._num_stats))
+        return np.concatenate(self._episode_rows)
+
+    def _episode_fields(self, rows: np.ndarray) -> dict[str, float | None]:
+        if len(rows) == 0:
+            return dict.fromkeys(EPISODE_FIELDS)
+        fields = {name: float(rows[:, self._stat_col[stat]].mean()) for name, stat in EPISODE_MEANS.items()}
+        returns = rows[:, self._stat_col["return"]]
+        fields["return_min"] = float(returns.min())
+        fields["return_max"] = float(returns.max())
+        return {name: fields[name] for name in EPISODE_FIELDS}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters and the open window's partial sums, for a checkpoint."""
+        return {
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "seconds": self.seconds,
+            "next_window_id": self.next_window_id,
+            "window_start": self._window_start,
+            "window_ticks_start": self._window_ticks_start,
+            "window_seconds": self._window_seconds,
+            "reward_sum": self._reward_sum.copy(),
+            "tick_count": self._tick_count.copy(),
+            "invalid_count": self._invalid_count.copy(),
+            "episode_rows": self._episode_array(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what state_dict() returned (arrays may come back as numpy arrays)."""
+        self.env_steps = int(state["env_steps"])
+        self.episodes = int(state["episodes"])
+        self.seconds = float(state["seconds"])
+        self.next_window_id = int(state["next_window_id"])
+        self._window_start = int(state["window_start"])
+        self._window_ticks_start = int(state["window_ticks_start"])
+        self._window_seconds = float(state["window_seconds"])
+        self._reward_sum[:] = state["reward_sum"]
+        self._tick_count[:] = state["tick_count"]
+        self._invalid_count[:] = state["invalid_count"]
+        rows = np.asarray(state["episode_rows"])
+        self._episode_rows = [rows] if len(rows) else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Sequence
 
 import uvicorn
@@ -37,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     problem = settings.bind_problem()
     if problem:
         parser.error(problem)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
 
 

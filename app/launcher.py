@@ -4,7 +4,8 @@ A `Launcher` turns a run directory and trainer arguments into a `TrainerProcess`
 launcher starts `python -m trainer ...` as an argv list in its own session (so it outlives the
 server and can be signalled as a process group), with its output appended to logs/trainer.log.
 A trainer found running at start-up (started by an earlier server) is held as an
-`AdoptedTrainer`: it is not our child, so its end is seen through its run lock.
+`AdoptedTrainer`: it is not our child, so its end is seen through its run lock (and, while it
+is still starting up and has not taken the lock yet, through its pid).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -78,30 +80,47 @@ class LocalTrainer:
 
 
 class AdoptedTrainer:
-    """A trainer started by an earlier server: alive for as long as it holds the run lock."""
+    """A trainer started by an earlier server: alive while it holds the run lock, or, for at most
+    `startup_grace_s`, while its recorded pid is alive before it has taken the lock."""
 
-    def __init__(self, paths: RunPaths, pid: int | None, poll_s: float) -> None:
+    def __init__(self, paths: RunPaths, pid: int | None, poll_s: float, startup_grace_s: float) -> None:
         self._paths = paths
         self._pid = pid
         self._poll_s = poll_s
+        self._startup_deadline = time.monotonic() + startup_grace_s
 
     @property
     def pid(self) -> int | None:
         return self._pid
 
+    def alive(self) -> bool:
+        """Holding the lock, or a still-starting process (its pid is trusted only that long)."""
+        if is_run_live(self._paths):
+            return True
+        return self._pid is not None and time.monotonic() < self._startup_deadline and pid_exists(self._pid)
+
     def signal_group(self, sig: signal.Signals) -> None:
-        # Only while the lock is held is the recorded pid known to still be the trainer's.
-        if self._pid is None or not is_run_live(self._paths):
+        if self._pid is None or not self.alive():
             return
         try:
             os.killpg(self._pid, sig)
         except ProcessLookupError:
-            pass  # it ended just now; wait() will notice the free lock
+            pass  # it ended just now; wait() will notice
 
     async def wait(self) -> None:
-        while is_run_live(self._paths):
+        while self.alive():
             await asyncio.sleep(self._poll_s)
         return None
+
+
+def pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class LocalSubprocessLauncher:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RESUMABLE = frozenset({RunStatus.cancelled, RunStatus.interrupted, RunStatus.failed})
 LOG_TAIL_LINES = 20
+STARTUP_GRACE_S = 60.0  # how long an adopted, starting trainer may run without the lock
 EXIT_WAIT_S = 5.0  # how long DELETE and resume wait for a finished trainer to exit
 
 
@@ -89,12 +90,17 @@ class RunSupervisor:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _recover(self, meta: RunMetadata) -> None:
-        paths = self._store.paths(meta.run_id)
-        if is_run_live(paths):
+        trainer = self._adopt(meta)
+        if trainer.alive():
             log.info("run %s: adopting the running trainer (pid %s)", meta.run_id, meta.pid)
-            self._watch(meta.run_id, AdoptedTrainer(paths, meta.pid, self._settings.supervise_poll_s))
+            self._watch(meta.run_id, trainer)
         else:
             self._settle(meta.run_id, None, cancelled=False, note="no trainer was running it when the service started")
+
+    def _adopt(self, meta: RunMetadata) -> AdoptedTrainer:
+        # Only a `starting` run's pid may be alive without the lock (the trainer is still importing).
+        grace = STARTUP_GRACE_S if meta.status == RunStatus.starting else 0.0
+        return AdoptedTrainer(self._store.paths(meta.run_id), meta.pid, self._settings.supervise_poll_s, grace)
 
     # ---- queries ---------------------------------------------------------------------------
 
@@ -192,6 +198,9 @@ class RunSupervisor:
             log.error("run %s: could not start the trainer: %s", run_id, exc)
             self._store.set_status(run_id, RunStatus.failed, error=f"could not start the trainer: {exc}")
             return
+        # Recorded before the trainer's first own metadata write (it takes the lock and imports
+        # torch first), so a server restarted meanwhile can still find the starting trainer.
+        self._store.set_status(run_id, RunStatus.starting, pid=process.pid)
         log.info("run %s: started trainer pid %s", run_id, process.pid)
         self._watch(run_id, process)
 
@@ -225,7 +234,7 @@ class RunSupervisor:
         if meta is None or meta.status in TERMINAL_STATUSES:
             return
         if is_run_live(paths):  # some other process owns the run now
-            self._watch(run_id, AdoptedTrainer(paths, meta.pid, self._settings.supervise_poll_s))
+            self._watch(run_id, self._adopt(meta))
             return
         status, error = _verdict(exit_code, cancelled, note)
         if status == RunStatus.failed:

@@ -57,6 +57,18 @@ def test_killed_server_restarts_and_follows_the_same_run_to_completed(make_serve
     assert window_ids(before) + window_ids(after) == [w["window_id"] for w in file_windows(second.runs_root, "survivor")]
 
 
+def test_a_trainer_still_starting_when_the_server_died_is_adopted(make_server) -> None:
+    first = make_server()
+    with first.client() as client:
+        assert client.post("/runs", json={**SHORT, "run_id": "early"}).status_code == 201
+    first.kill()  # most likely before the trainer has taken its lock
+    second = make_server()
+    with second.client() as client:
+        assert run_status(client, "early") in ("starting", "running", "completed")
+        events = follow(client, "early")
+    assert events[-1].json() == {"status": "completed"}
+
+
 def test_a_restarted_server_can_cancel_and_detect_the_death_of_adopted_trainers(make_server) -> None:
     first = make_server(max_concurrent_runs=2)
     with first.client() as client:

@@ -68,7 +68,7 @@ async def run_events(
     followers: FollowersDep,
     window_logs: WindowLogsDep,
     after: Annotated[int | None, Query(ge=-1, description="Resume after this window id.")] = None,
-    last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
+    last_event_id: Annotated[str | None, Header(description="The last window id received; resume after it.")] = None,
 ) -> Response:
     """Follow a run live: snapshot, windows, checkpoints, status changes, end."""
     after_id = _parse_after(last_event_id, after)

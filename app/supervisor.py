@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 RESUMABLE = frozenset({RunStatus.cancelled, RunStatus.interrupted, RunStatus.failed})
 LOG_TAIL_LINES = 20
 STARTUP_GRACE_S = 60.0  # how long an adopted, starting trainer may run without the lock
+STRAY_SCAN_EVERY = 10  # housekeeping ticks between scans for unwatched runs
 EXIT_WAIT_S = 5.0  # how long DELETE and resume wait for a finished trainer to exit
 
 
@@ -111,9 +112,6 @@ class RunSupervisor:
         except ValueError:
             return None
 
-    def live_count(self) -> int:
-        return len(self._active)
-
     # ---- commands --------------------------------------------------------------------------
 
     def submit(self, run_id: str, config: TrainConfig) -> RunMetadata:
@@ -128,6 +126,11 @@ class RunSupervisor:
         meta = self._require(run_id)
         if meta.status in TERMINAL_STATUSES:
             raise RunConflict(f"run {run_id} is already {meta.status.value}")
+        if run_id not in self._active and meta.status != RunStatus.queued:
+            self._recover(meta)  # a trainer started behind our back, or a dead one
+            meta = self._require(run_id)
+            if meta.status in TERMINAL_STATUSES:
+                raise RunConflict(f"run {run_id} is already {meta.status.value}")
         active = self._active.get(run_id)
         if active is None:
             if run_id in self._queue:
@@ -246,14 +249,25 @@ class RunSupervisor:
         log.info("run %s: %s (%s)", run_id, status.value, error)
 
     async def _housekeeping(self) -> None:
-        """Keep every live run's log under its cap."""
+        """Keep every live run's log under its cap; now and then, look for unwatched runs."""
+        tick = 0
         while True:
             await asyncio.sleep(self._settings.supervise_poll_s)
+            tick += 1
+            if tick % STRAY_SCAN_EVERY == 0:
+                self._watch_strays()
             for run_id in list(self._active):
                 try:
                     cap_log(self._store.paths(run_id).log, self._settings.log_max_bytes)
                 except OSError as exc:
                     log.warning("run %s: could not cap its log: %s", run_id, exc)
+
+    def _watch_strays(self) -> None:
+        """Adopt live runs nobody watches (e.g. `python -m trainer` started by hand into the run
+        root) and mark dead ones, so that no run stays `running` with nothing running it."""
+        for meta in self._store.all():
+            if meta.status in (RunStatus.starting, RunStatus.running) and meta.run_id not in self._active:
+                self._recover(meta)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)

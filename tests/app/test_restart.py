@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import httpx
@@ -108,3 +110,23 @@ def test_start_up_marks_orphaned_runs_interrupted_and_resumes_the_queue(make_ser
         first, second = (client.get(f"/runs/waiting-{i}").json() for i in (1, 2))
     assert first["status"] == "completed"
     assert first["finished_at"] <= second["started_at"]
+
+
+def _trainer_by_hand(server: Server, run_id: str) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "trainer", "--run-root", str(server.runs_root), "--run-id", run_id]
+    args += [f"--{key.replace('_', '-')}={value}" for key, value in LONG.items()]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def test_runs_started_by_hand_are_watched_and_can_be_cancelled(server: Server) -> None:
+    cancelled, killed = _trainer_by_hand(server, "by-hand-1"), _trainer_by_hand(server, "by-hand-2")
+    with server.client() as client:
+        for run_id in ("by-hand-1", "by-hand-2"):
+            wait_for(lambda: client.get(f"/runs/{run_id}").status_code == 200
+                     and client.get(f"/runs/{run_id}").json()["windows_emitted"] >= 1, 60, f"{run_id} to run")
+        assert client.post("/runs/by-hand-1/cancel").status_code == 202
+        assert cancelled.wait(30) != 0
+        wait_for(lambda: run_status(client, "by-hand-1") == "cancelled", 10, "the run to be cancelled")
+        killed.kill()
+        killed.wait()
+        wait_for(lambda: run_status(client, "by-hand-2") == "interrupted", 15, "the stray run to be interrupted")

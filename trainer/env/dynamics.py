@@ -196,10 +196,11 @@ def write_observation(s, i, time_max, obs):
 def pirate_roll(s, i, intensity, dt, now):
     """One pirate roll at `intensity` over dt ticks; `now` is the tick the buffs are read at."""
     escape = 1.0 if now < s.escape_until[i] else 0.0
+    alert_frac = clamp(s.alert[i] / ALERT_MAX, 0.0, 1.0)
     logit = (
         PIRATE_BIAS
         + PIRATE_INTENSITY * intensity
-        + PIRATE_ALERT * s.alert[i] / ALERT_MAX
+        + PIRATE_ALERT * alert_frac
         + PIRATE_CARGO * math.log(1.0 + cargo_value(s, i) / CREDIT_SCALE)
         + PIRATE_ESCAPE * escape
     )
@@ -305,9 +306,20 @@ def sell(s, i, c, fraction):
 
 
 @njit(cache=True)
+def lower_alert(s, i, amount):
+    """Alert and heat never go below 0, not even between two effects of one step."""
+    s.alert[i] = max(0.0, s.alert[i] - amount)
+
+
+@njit(cache=True)
+def lower_heat(s, i, amount):
+    s.heat[i] = max(0.0, s.heat[i] - amount)
+
+
+@njit(cache=True)
 def hold(s, i):
-    s.alert[i] += ALERT_HOLD
-    s.heat[i] -= HEAT_HOLD_EXTRA
+    lower_alert(s, i, -ALERT_HOLD)
+    lower_heat(s, i, HEAT_HOLD_EXTRA)
 
 
 @njit(cache=True)
@@ -387,7 +399,7 @@ def apply_action(s, i, action):
         return DT_REFINE
     if action == A_COOLDOWN:
         s.fuel[i] -= FUEL_COOLDOWN
-        s.heat[i] = max(0.0, s.heat[i] - HEAT_COOLDOWN)
+        lower_heat(s, i, HEAT_COOLDOWN)
         s.alert[i] += ALERT_COOLDOWN
         return DT_COOLDOWN
     if action == A_TOOL_MAINT:
@@ -400,10 +412,10 @@ def apply_action(s, i, action):
         return DT_MAINTENANCE
     if action < A_DOCK:
         s.cargo[i, action - A_JETTISON] = 0.0
-        s.alert[i] += ALERT_JETTISON
+        lower_alert(s, i, -ALERT_JETTISON)
         return 1
     if action == A_DOCK:
-        s.alert[i] += ALERT_DOCK
+        lower_alert(s, i, -ALERT_DOCK)
         return DT_DOCK
     if action < A_BUY_FUEL:
         b = action - A_SELL
@@ -474,8 +486,8 @@ def clamp_ship(s, i):
 @njit(cache=True)
 def global_dynamics(s, i, dt):
     """Spec 1.6 step 3 and 4: time, heat, overheat, node hazard, pirates, market, clamps."""
-    s.time_remaining[i] -= dt
-    s.heat[i] -= HEAT_PASSIVE_PER_TICK * dt
+    s.time_remaining[i] = max(0, s.time_remaining[i] - dt)
+    lower_heat(s, i, HEAT_PASSIVE_PER_TICK * dt)
     if s.heat[i] > HEAT_MAX:
         s.hull[i] -= OVERHEAT_HULL_PER_HEAT * (s.heat[i] - HEAT_MAX)
         s.heat[i] = HEAT_MAX
@@ -521,8 +533,8 @@ def step_env(s, i, action, valid):
     reward += R_DAMAGE * max(0.0, hull0 - s.hull[i]) / 10.0
     overheat = max(0.0, s.heat[i] - R_HEAT_THRESHOLD) / 100.0
     reward += R_HEAT * overheat * overheat
-    if A_WIDE_SCAN <= action <= A_DEEP_SCAN:
-        reward += R_SCAN
+    if valid and A_WIDE_SCAN <= action <= A_DEEP_SCAN:
+        reward += R_SCAN  # spec 2.3: an invalid scan costs only the invalid-action HOLD
     if not valid:
         reward += R_INVALID
     reward += R_PIRATE * (s.value_lost_to_pirates[i] - lost0) / CREDIT_SCALE

@@ -2,8 +2,9 @@
 
 from bench.env import bench_env
 from bench.pipeline import bench_pipeline
+from bench.service import bench_service
 
-BENCHMARKS = [bench_env, bench_pipeline]
+BENCHMARKS = [bench_env, bench_pipeline, bench_service]
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """The game's rules (spec 1.3-1.7 with the changes of section 2) as compiled kernels.
 
-Performance rule for these kernels: never read the state tuple `s` inside the second operand
-of `and`/`or`; numba then copies the whole tuple across the branch (about 1 us a time). Read
-the fields into locals first.
+`s` is an `EnvStateRef` (see state.py): one pointer to the state arrays, so passing it to a
+non-inlined kernel costs about as much as passing an int. (Were it the 60-array namedtuple,
+each such call, and each `and`/`or` operand reading it, would cost about 1 us.)
 
 `step_batch` steps every env of a batch in one call: apply the action (or the invalid-action
 HOLD), run the global dynamics, compute the reward, detect the episode's end, reset finished

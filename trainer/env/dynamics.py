@@ -354,25 +354,17 @@ def apply_action(s, i, action):
         s.alert[i] += ALERT_BURN
         s.escape_until[i] = max(s.escape_until[i], now + ESCAPE_BUFF_TICKS)
         return 1
-    if action == A_WIDE_SCAN:
-        s.fuel[i] -= FUEL_WIDE_SCAN
-        s.alert[i] += ALERT_WIDE_SCAN
-        for a in range(s.asteroid_count[i, node]):
-            scan_asteroid(s, i, node, a, 0)
+    if action <= A_DEEP_SCAN:
+        kind = action - A_WIDE_SCAN  # 0 wide (every asteroid here), 1 focused, 2 deep (selection)
+        s.fuel[i] -= SCAN_FUEL[kind]
+        s.alert[i] += SCAN_ALERT[kind]
+        if kind == 0:
+            for a in range(s.asteroid_count[i, node]):
+                scan_asteroid(s, i, node, a, 0)
+        else:
+            scan_asteroid(s, i, node, s.selected[i], kind)
         s.scan_count[i] += 1
-        return DT_WIDE_SCAN
-    if action == A_FOCUSED_SCAN:
-        s.fuel[i] -= FUEL_FOCUSED_SCAN
-        s.alert[i] += ALERT_FOCUSED_SCAN
-        scan_asteroid(s, i, node, s.selected[i], 1)
-        s.scan_count[i] += 1
-        return DT_FOCUSED_SCAN
-    if action == A_DEEP_SCAN:
-        s.fuel[i] -= FUEL_DEEP_SCAN
-        s.alert[i] += ALERT_DEEP_SCAN
-        scan_asteroid(s, i, node, s.selected[i], 2)
-        s.scan_count[i] += 1
-        return DT_DEEP_SCAN
+        return SCAN_DT[kind]
     if action == A_THREAT_LISTEN:
         for k in range(MAX_NEIGHBORS):
             if s.neighbor[i, node, k] >= 0:

@@ -2,8 +2,9 @@
 
 from bench.env import bench_env
 from bench.pipeline import bench_pipeline
+from bench.ppo import bench_ppo_learning, bench_ppo_throughput
 
-BENCHMARKS = [bench_env, bench_pipeline]
+BENCHMARKS = [bench_env, bench_pipeline, bench_ppo_throughput, bench_ppo_learning]
 
 
 def main() -> None:

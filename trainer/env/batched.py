@@ -15,7 +15,7 @@ import numpy as np
 
 from trainer.env.dynamics import reset_batch, start_seeded_episodes, step_batch, write_views
 from trainer.env.rules import EPISODE_STATS, N_ACTIONS, OBS_DIM, TIME_MAX
-from trainer.env.state import EnvState, allocate_state
+from trainer.env.state import EnvState, EnvStateRef, allocate_state, state_ref
 
 try:
     from pufferlib import PufferEnv as _Base
@@ -73,8 +73,18 @@ class ProspectorEnv(_Base):
         self.episode_stats = np.zeros((n, len(EPISODE_STATS)), dtype=np.float64)
         self.final_observations = np.zeros_like(self.observations)
         self._finished = np.zeros(n, dtype=np.int64)
-        self.state: EnvState = allocate_state(n)
+        self.state = allocate_state(n)
         self._seeded = False
+
+    @property
+    def state(self) -> EnvState:
+        """The state arrays (edit them in place, then `refresh_views`)."""
+        return self._state
+
+    @state.setter
+    def state(self, state: EnvState) -> None:
+        self._state = state
+        self.kernel_state: EnvStateRef = state_ref(state)  # what the kernels take
 
     @property
     def num_envs(self) -> int:
@@ -96,7 +106,7 @@ class ProspectorEnv(_Base):
         reseed = seed is not None or not self._seeded
         if seed is not None:
             self.seed = _check_seed("seed", seed)
-        reset_batch(self.state, np.uint64(self.seed), reseed, self.time_max, self.observations, self.action_mask)
+        reset_batch(self.kernel_state, np.uint64(self.seed), reseed, self.time_max, self.observations, self.action_mask)
         self._clear_step_outputs()
         return self.observations, []
 
@@ -106,7 +116,7 @@ class ProspectorEnv(_Base):
         seeds = np.asarray(episode_seeds)
         if seeds.shape != (self.num_agents,) or not np.issubdtype(seeds.dtype, np.integer) or (seeds < 0).any():
             raise ValueError(f"episode_seeds must be {self.num_agents} non-negative integers")
-        start_seeded_episodes(self.state, seeds.astype(np.uint64), self.time_max, self.observations, self.action_mask)
+        start_seeded_episodes(self.kernel_state, seeds.astype(np.uint64), self.time_max, self.observations, self.action_mask)
         self._clear_step_outputs()
         return self.observations
 
@@ -130,7 +140,7 @@ class ProspectorEnv(_Base):
         if not np.issubdtype(actions.dtype, np.integer):
             raise TypeError(f"actions must be an integer array, got dtype {actions.dtype}")
         n_finished = step_batch(
-            self.state,
+            self.kernel_state,
             actions.astype(np.int64, copy=False),
             self.time_max,
             self.autoreset,
@@ -151,7 +161,7 @@ class ProspectorEnv(_Base):
     def refresh_views(self) -> None:
         """Rewrite observations and action masks after the state was edited by hand."""
         for i in range(self.num_agents):
-            write_views(self.state, i, self.time_max, self.observations, self.action_mask)
+            write_views(self.kernel_state, i, self.time_max, self.observations, self.action_mask)
 
     def get_state(self) -> dict[str, np.ndarray]:
         """A copy of the full env state (for checkpoints)."""

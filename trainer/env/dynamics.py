@@ -1,8 +1,8 @@
 """The game's rules (spec 1.3-1.7 with the changes of section 2) as compiled kernels.
 
-Performance rule for these kernels: never read the state tuple `s` inside the second operand
-of `and`/`or`; numba then copies the whole tuple across the branch (about 1 us a time). Read
-the fields into locals first.
+`s` is an `EnvStateRef` (see state.py): one pointer to the state arrays, so passing it to a
+non-inlined kernel costs about as much as passing an int. (Were it the 60-array namedtuple,
+each such call, and each `and`/`or` operand reading it, would cost about 1 us.)
 
 `step_batch` steps every env of a batch in one call: apply the action (or the invalid-action
 HOLD), run the global dynamics, compute the reward, detect the episode's end, reset finished
@@ -21,6 +21,7 @@ from trainer.env.world import clamp, ensure_asteroids, generate_world
 
 _LOG1P_CREDITS_CAP = math.log1p(CREDITS_CAP)
 _EPISODE_SEED_DOMAIN = 0x5EED
+_TOP_BIT = np.uint64(1 << 63)
 # exp(-dt/tau) and sqrt(dt) for every dt a step can cost (edge times are at most 8 ticks)
 _MAX_DT = max(EDGE_TIME_RANGE[1], DT_DEEP_SCAN)
 _SALES_DECAY = np.exp(-np.arange(_MAX_DT + 1) / SALES_DECAY_TAU)
@@ -59,8 +60,10 @@ def sigmoid(x):
 
 @njit(cache=True)
 def episode_seed_for(s, i):
-    """The seed of env i's next episode in its per-env sequence."""
-    return derive_seed(s.base_seed[i], s.episode_index[i], _EPISODE_SEED_DOMAIN)
+    """The seed of env i's next episode in its per-env sequence. The sequence keeps the top
+    bit of its key, so episodes after an evaluation seed stay in the evaluation range."""
+    base = s.base_seed[i]
+    return derive_seed(base, s.episode_index[i], _EPISODE_SEED_DOMAIN) | (base & _TOP_BIT)
 
 
 @njit(cache=True)
@@ -196,10 +199,11 @@ def write_observation(s, i, time_max, obs):
 def pirate_roll(s, i, intensity, dt, now):
     """One pirate roll at `intensity` over dt ticks; `now` is the tick the buffs are read at."""
     escape = 1.0 if now < s.escape_until[i] else 0.0
+    alert_frac = clamp(s.alert[i] / ALERT_MAX, 0.0, 1.0)
     logit = (
         PIRATE_BIAS
         + PIRATE_INTENSITY * intensity
-        + PIRATE_ALERT * s.alert[i] / ALERT_MAX
+        + PIRATE_ALERT * alert_frac
         + PIRATE_CARGO * math.log(1.0 + cargo_value(s, i) / CREDIT_SCALE)
         + PIRATE_ESCAPE * escape
     )
@@ -305,9 +309,20 @@ def sell(s, i, c, fraction):
 
 
 @njit(cache=True)
+def lower_alert(s, i, amount):
+    """Alert and heat never go below 0, not even between two effects of one step."""
+    s.alert[i] = max(0.0, s.alert[i] - amount)
+
+
+@njit(cache=True)
+def lower_heat(s, i, amount):
+    s.heat[i] = max(0.0, s.heat[i] - amount)
+
+
+@njit(cache=True)
 def hold(s, i):
-    s.alert[i] += ALERT_HOLD
-    s.heat[i] -= HEAT_HOLD_EXTRA
+    lower_alert(s, i, -ALERT_HOLD)
+    lower_heat(s, i, HEAT_HOLD_EXTRA)
 
 
 @njit(cache=True)
@@ -339,25 +354,17 @@ def apply_action(s, i, action):
         s.alert[i] += ALERT_BURN
         s.escape_until[i] = max(s.escape_until[i], now + ESCAPE_BUFF_TICKS)
         return 1
-    if action == A_WIDE_SCAN:
-        s.fuel[i] -= FUEL_WIDE_SCAN
-        s.alert[i] += ALERT_WIDE_SCAN
-        for a in range(s.asteroid_count[i, node]):
-            scan_asteroid(s, i, node, a, 0)
+    if action <= A_DEEP_SCAN:
+        kind = action - A_WIDE_SCAN  # 0 wide (every asteroid here), 1 focused, 2 deep (selection)
+        s.fuel[i] -= SCAN_FUEL[kind]
+        s.alert[i] += SCAN_ALERT[kind]
+        if kind == 0:
+            for a in range(s.asteroid_count[i, node]):
+                scan_asteroid(s, i, node, a, 0)
+        else:
+            scan_asteroid(s, i, node, s.selected[i], kind)
         s.scan_count[i] += 1
-        return DT_WIDE_SCAN
-    if action == A_FOCUSED_SCAN:
-        s.fuel[i] -= FUEL_FOCUSED_SCAN
-        s.alert[i] += ALERT_FOCUSED_SCAN
-        scan_asteroid(s, i, node, s.selected[i], 1)
-        s.scan_count[i] += 1
-        return DT_FOCUSED_SCAN
-    if action == A_DEEP_SCAN:
-        s.fuel[i] -= FUEL_DEEP_SCAN
-        s.alert[i] += ALERT_DEEP_SCAN
-        scan_asteroid(s, i, node, s.selected[i], 2)
-        s.scan_count[i] += 1
-        return DT_DEEP_SCAN
+        return SCAN_DT[kind]
     if action == A_THREAT_LISTEN:
         for k in range(MAX_NEIGHBORS):
             if s.neighbor[i, node, k] >= 0:
@@ -387,7 +394,7 @@ def apply_action(s, i, action):
         return DT_REFINE
     if action == A_COOLDOWN:
         s.fuel[i] -= FUEL_COOLDOWN
-        s.heat[i] = max(0.0, s.heat[i] - HEAT_COOLDOWN)
+        lower_heat(s, i, HEAT_COOLDOWN)
         s.alert[i] += ALERT_COOLDOWN
         return DT_COOLDOWN
     if action == A_TOOL_MAINT:
@@ -400,10 +407,10 @@ def apply_action(s, i, action):
         return DT_MAINTENANCE
     if action < A_DOCK:
         s.cargo[i, action - A_JETTISON] = 0.0
-        s.alert[i] += ALERT_JETTISON
+        lower_alert(s, i, -ALERT_JETTISON)
         return 1
     if action == A_DOCK:
-        s.alert[i] += ALERT_DOCK
+        lower_alert(s, i, -ALERT_DOCK)
         return DT_DOCK
     if action < A_BUY_FUEL:
         b = action - A_SELL
@@ -474,8 +481,8 @@ def clamp_ship(s, i):
 @njit(cache=True)
 def global_dynamics(s, i, dt):
     """Spec 1.6 step 3 and 4: time, heat, overheat, node hazard, pirates, market, clamps."""
-    s.time_remaining[i] -= dt
-    s.heat[i] -= HEAT_PASSIVE_PER_TICK * dt
+    s.time_remaining[i] = max(0, s.time_remaining[i] - dt)
+    lower_heat(s, i, HEAT_PASSIVE_PER_TICK * dt)
     if s.heat[i] > HEAT_MAX:
         s.hull[i] -= OVERHEAT_HULL_PER_HEAT * (s.heat[i] - HEAT_MAX)
         s.heat[i] = HEAT_MAX
@@ -521,8 +528,8 @@ def step_env(s, i, action, valid):
     reward += R_DAMAGE * max(0.0, hull0 - s.hull[i]) / 10.0
     overheat = max(0.0, s.heat[i] - R_HEAT_THRESHOLD) / 100.0
     reward += R_HEAT * overheat * overheat
-    if A_WIDE_SCAN <= action <= A_DEEP_SCAN:
-        reward += R_SCAN
+    if valid and A_WIDE_SCAN <= action <= A_DEEP_SCAN:
+        reward += R_SCAN  # spec 2.3: an invalid scan costs only the invalid-action HOLD
     if not valid:
         reward += R_INVALID
     reward += R_PIRATE * (s.value_lost_to_pirates[i] - lost0) / CREDIT_SCALE

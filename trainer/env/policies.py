@@ -239,5 +239,5 @@ class GreedyPolicy:
 
     def act(self, env: ProspectorEnv) -> np.ndarray:
         """Actions for every env of `env` (a reused array)."""
-        greedy_actions(env.state, self._departure_credits, self._actions)
+        greedy_actions(env.kernel_state, self._departure_credits, self._actions)
         return self._actions

@@ -191,7 +191,10 @@ FRACTURE_STABILIZED = -1.1
 FRACTURE_HULL = 12.0
 FRACTURE_HAZARD_GAIN = 0.1
 
-# Scans: blend, confidence gain, noise multiplier for wide, focused, deep
+# Scans, by kind (wide, focused, deep): cost, then blend, confidence gain, noise multiplier
+SCAN_DT = (DT_WIDE_SCAN, DT_FOCUSED_SCAN, DT_DEEP_SCAN)
+SCAN_FUEL = (FUEL_WIDE_SCAN, FUEL_FOCUSED_SCAN, FUEL_DEEP_SCAN)
+SCAN_ALERT = (ALERT_WIDE_SCAN, ALERT_FOCUSED_SCAN, ALERT_DEEP_SCAN)
 SCAN_BLEND = (0.22, 0.42, 0.80)
 SCAN_CONF_GAIN = (0.10, 0.20, 0.45)
 SCAN_NOISE_MULT = (1.35, 1.0, 0.55)

@@ -1,12 +1,24 @@
 """The state of a batch of envs: flat, preallocated arrays with one leading row per env.
 
-Compiled kernels take an `EnvState` (a namedtuple of arrays) and touch only the rows of the
-envs they step; nothing is allocated per step.
+Python code sees an `EnvState`, a namedtuple of arrays. Compiled kernels take an
+`EnvStateRef` made from it by `state_ref`: one pointer to a heap struct holding the same
+arrays (same field names, same memory), so `s.fuel[i]` reads alike in both and edits through
+either are seen by the other. Kernels touch only the rows of the envs they step; nothing is
+allocated per step.
+
+Why a reference and not the tuple: numba passes a namedtuple of ~60 arrays to every
+non-inlined call as hundreds of scalar arguments (and copies it across branches), about 1 us
+per call; a structref is passed as one pointer.
 """
 
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
+from numba.core import cgutils, types
+from numba.experimental import structref
+from numba.experimental.jitclass.base import imp_dtor
+from numba.extending import intrinsic
 
 from trainer.env.rules import MAX_ASTEROIDS, MAX_NEIGHBORS, MAX_NODES, N_COMMODITIES
 
@@ -94,3 +106,49 @@ def allocate_state(num_envs: int) -> EnvState:
     return EnvState(
         *(np.zeros((num_envs, *shape), dtype=dtype) for _, shape, dtype in STATE_LAYOUT)
     )
+
+
+
+@structref.register
+class EnvStateRefType(types.StructRef):
+    """numba type of an `EnvStateRef`: its fields are EnvState's, in the same order."""
+
+
+class EnvStateRef(structref.StructRefProxy):
+    """The kernels' handle on an `EnvState`'s arrays; opaque in Python (use the EnvState)."""
+
+
+structref.define_boxing(EnvStateRefType, EnvStateRef)
+
+
+@intrinsic
+def _ref_to_arrays(typingctx, state_type):
+    """A new EnvStateRef whose fields are the arrays of the namedtuple `state` (shared)."""
+    fields = list(zip(state_type.fields, state_type.types))
+    ref_type = EnvStateRefType(fields)
+
+    def codegen(context, builder, signature, args):
+        [state] = args
+        payload_type = context.data_model_manager[ref_type.get_data_type()].get_value_type()
+        meminfo = context.nrt.meminfo_alloc_dtor(
+            builder,
+            context.get_constant(types.uintp, context.get_abi_sizeof(payload_type)),
+            imp_dtor(context, builder.module, ref_type),  # decrefs the arrays when freed
+        )
+        payload_pointer = builder.bitcast(context.nrt.meminfo_data(builder, meminfo), payload_type.as_pointer())
+        payload = cgutils.create_struct_proxy(ref_type.get_data_type())(context, builder, ref=payload_pointer)
+        for k, (name, array_type) in enumerate(fields):
+            array = builder.extract_value(state, k)
+            context.nrt.incref(builder, array_type, array)
+            setattr(payload, name, array)
+        ref = context.make_helper(builder, ref_type)
+        ref.meminfo = meminfo
+        return ref._getvalue()
+
+    return ref_type(state_type), codegen
+
+
+@njit(cache=True)
+def state_ref(state):
+    """The `EnvStateRef` the kernels take, sharing `state`'s arrays (keeps them alive)."""
+    return _ref_to_arrays(state)

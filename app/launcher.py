@@ -1,0 +1,152 @@
+"""Starting trainer processes and holding on to them.
+
+A `Launcher` turns a run directory and trainer arguments into a `TrainerProcess`. The local
+launcher starts `python -m trainer ...` as an argv list in its own session (so it outlives the
+server and can be signalled as a process group), with its output appended to logs/trainer.log.
+A trainer found running at start-up (started by an earlier server) is held as an
+`AdoptedTrainer`: it is not our child, so its end is seen through its run lock (and, while it
+is still starting up and has not taken the lock yet, through its pid).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from trainer.rundir import RunPaths, is_run_live
+
+THREAD_LIMIT_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+
+class TrainerProcess(Protocol):
+    """A running trainer the supervisor can signal and wait for."""
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        """Send `sig` to the trainer's process group while it is still running."""
+
+    async def wait(self) -> int | None:
+        """Wait for the trainer to end; its exit status (negative: killed by that signal), or None
+        if it is unknown."""
+
+
+class Launcher(Protocol):
+    def launch(self, paths: RunPaths, args: Sequence[str]) -> TrainerProcess:
+        """Start a trainer for the run at `paths` with the given trainer arguments."""
+
+
+class LocalTrainer:
+    """A trainer child process of this server, waited for through a pidfd (no thread)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self._proc = proc
+        self._pidfd = os.pidfd_open(proc.pid)
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        if self._proc.poll() is not None:
+            return  # reaped: the group id may already belong to someone else
+        try:
+            os.killpg(self._proc.pid, sig)
+        except ProcessLookupError:
+            pass  # exited between poll() and killpg(); the waiter reaps it
+
+    async def wait(self) -> int:
+        loop = asyncio.get_running_loop()
+        exited = loop.create_future()
+        loop.add_reader(self._pidfd, exited.set_result, None)
+        try:
+            await exited
+        finally:
+            loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+        return self._proc.wait()
+
+
+class AdoptedTrainer:
+    """A trainer started by an earlier server: alive while it holds the run lock, or, for at most
+    `startup_grace_s`, while its recorded pid is alive before it has taken the lock."""
+
+    def __init__(self, paths: RunPaths, pid: int | None, poll_s: float, startup_grace_s: float) -> None:
+        self._paths = paths
+        self._pid = pid
+        self._poll_s = poll_s
+        self._startup_deadline = time.monotonic() + startup_grace_s
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    def alive(self) -> bool:
+        """Holding the lock, or a still-starting process (its pid is trusted only that long)."""
+        if is_run_live(self._paths):
+            return True
+        return self._pid is not None and time.monotonic() < self._startup_deadline and pid_exists(self._pid)
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        if self._pid is None or not self.alive():
+            return
+        try:
+            os.killpg(self._pid, sig)
+        except ProcessLookupError:
+            pass  # it ended just now; wait() will notice
+
+    async def wait(self) -> None:
+        while self.alive():
+            await asyncio.sleep(self._poll_s)
+        return None
+
+
+def pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LocalSubprocessLauncher:
+    """Starts trainers as local subprocesses: argv list, own session, output to the run's log."""
+
+    def __init__(
+        self, command: Sequence[str], *, threads: int, base_env: Mapping[str, str] | None = None
+    ) -> None:
+        self._command = list(command)
+        env = dict(os.environ if base_env is None else base_env)
+        env["PYTHONUNBUFFERED"] = "1"
+        env.update({name: str(threads) for name in THREAD_LIMIT_VARS})
+        self._env = env
+
+    def launch(self, paths: RunPaths, args: Sequence[str]) -> LocalTrainer:
+        paths.make_dirs()
+        log_fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            proc = subprocess.Popen(
+                [*self._command, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=subprocess.STDOUT,
+                env=self._env,
+                start_new_session=True,
+            )
+        finally:
+            os.close(log_fd)
+        return LocalTrainer(proc)

@@ -1,0 +1,295 @@
+"""The run supervisor: a FIFO launch queue, the trainers it runs, and what happens when they end.
+
+State lives in the run directories; this object only holds what can be rebuilt from them
+(the queue order comes from each queued run's `queued_at`). The trainer writes its own
+`running` and terminal statuses; the supervisor writes `queued`/`starting`, and writes
+`failed`, `cancelled` or `interrupted` only once the trainer is gone and its lock is free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import deque
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.config import Settings
+from app.launcher import AdoptedTrainer, Launcher, TrainerProcess
+from app.store import RunStore
+from app.trainer_log import cap_log, read_tail
+from trainer.config import TrainConfig
+from trainer.rundir import (
+    TERMINAL_STATUSES,
+    InvalidTransition,
+    RunMetadata,
+    RunStatus,
+    is_run_live,
+    utc_now,
+)
+
+log = logging.getLogger(__name__)
+
+RESUMABLE = frozenset({RunStatus.cancelled, RunStatus.interrupted, RunStatus.failed})
+LOG_TAIL_LINES = 20
+STARTUP_GRACE_S = 60.0  # how long an adopted, starting trainer may run without the lock
+STRAY_SCAN_EVERY = 10  # housekeeping ticks between scans for unwatched runs
+EXIT_WAIT_S = 5.0  # how long DELETE and resume wait for a finished trainer to exit
+
+
+class RunConflict(Exception):
+    """The run's state does not allow the request (HTTP 409)."""
+
+
+class RunNotFound(Exception):
+    """No run with that id (HTTP 404)."""
+
+
+@dataclass
+class _Active:
+    """A trainer the supervisor is watching."""
+
+    process: TrainerProcess
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    cancel_requested: bool = False
+    stopper: asyncio.Task[None] | None = None
+
+
+class RunSupervisor:
+    """Owns the launch queue and every trainer process this server started or adopted."""
+
+    def __init__(self, store: RunStore, launcher: Launcher, settings: Settings) -> None:
+        self._store = store
+        self._launcher = launcher
+        self._settings = settings
+        self._queue: deque[str] = deque()
+        self._active: dict[str, _Active] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Rebuild from the run root: adopt live trainers, mark dead ones, resume the queue."""
+        queued: list[RunMetadata] = []
+        for meta in self._store.all():
+            if meta.status == RunStatus.queued:
+                queued.append(meta)
+            elif meta.status not in TERMINAL_STATUSES:
+                self._recover(meta)
+        queued.sort(key=lambda m: (str(getattr(m, "queued_at", None) or m.created_at), m.run_id))
+        self._queue.extend(m.run_id for m in queued)
+        self._spawn(self._housekeeping())
+        self._pump()
+
+    async def close(self) -> None:
+        """Stop watching. Trainers keep running; the next server adopts them."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _recover(self, meta: RunMetadata) -> None:
+        trainer = self._adopt(meta)
+        if trainer.alive():
+            log.info("run %s: adopting the running trainer (pid %s)", meta.run_id, meta.pid)
+            self._watch(meta.run_id, trainer)
+        else:
+            self._settle(meta.run_id, None, cancelled=False, note="no trainer was running it when the service started")
+
+    def _adopt(self, meta: RunMetadata) -> AdoptedTrainer:
+        # Only a `starting` run's pid may be alive without the lock (the trainer is still importing).
+        grace = STARTUP_GRACE_S if meta.status == RunStatus.starting else 0.0
+        return AdoptedTrainer(self._store.paths(meta.run_id), meta.pid, self._settings.supervise_poll_s, grace)
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def queue_position(self, run_id: str) -> int | None:
+        """1-based place in the launch queue, or None if the run is not queued here."""
+        try:
+            return self._queue.index(run_id) + 1
+        except ValueError:
+            return None
+
+    # ---- commands --------------------------------------------------------------------------
+
+    def submit(self, run_id: str, config: TrainConfig) -> RunMetadata:
+        """Create the run directory as `queued` and put it in the queue (FileExistsError if taken)."""
+        meta = self._store.create(run_id, config)
+        self._queue.append(run_id)
+        self._pump()
+        return self._store.get(run_id) or meta
+
+    def cancel(self, run_id: str) -> RunMetadata:
+        """Cancel a queued run at once; SIGTERM a live one (SIGKILL after the grace period)."""
+        meta = self._require(run_id)
+        if meta.status in TERMINAL_STATUSES:
+            raise RunConflict(f"run {run_id} is already {meta.status.value}")
+        if run_id not in self._active and meta.status != RunStatus.queued:
+            self._recover(meta)  # a trainer started behind our back, or a dead one
+            meta = self._require(run_id)
+            if meta.status in TERMINAL_STATUSES:
+                raise RunConflict(f"run {run_id} is already {meta.status.value}")
+        active = self._active.get(run_id)
+        if active is None:
+            if run_id in self._queue:
+                self._queue.remove(run_id)
+            return self._store.set_status(run_id, RunStatus.cancelled, error="cancelled while queued")
+        active.cancel_requested = True
+        if active.stopper is None:
+            active.stopper = self._spawn(self._stop(active))
+        return meta
+
+    async def resume(self, run_id: str) -> RunMetadata:
+        """Queue a cancelled, interrupted or failed run again; it restarts with `--resume`."""
+        meta = self._require(run_id)
+        if meta.status not in RESUMABLE:
+            raise RunConflict(f"run {run_id} is {meta.status.value}; only cancelled, interrupted or failed runs resume")
+        await self._trainer_gone(run_id)
+        meta = self._store.set_status(
+            run_id, RunStatus.queued, resuming=True, queued_at=utc_now(), launch="resume", error=None, exit_code=None
+        )
+        self._queue.append(run_id)
+        self._pump()
+        return self._store.get(run_id) or meta
+
+    async def delete(self, run_id: str) -> None:
+        """Remove a finished run's directory (after its trainer, if any, has exited)."""
+        meta = self._require(run_id)
+        if meta.status not in TERMINAL_STATUSES:
+            raise RunConflict(f"run {run_id} is {meta.status.value}; cancel it before deleting it")
+        await self._trainer_gone(run_id)
+        self._store.delete(run_id)
+
+    async def _trainer_gone(self, run_id: str) -> None:
+        """Wait briefly for a trainer that wrote its final status to exit; RunConflict if it stays."""
+        active = self._active.get(run_id)
+        if active is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(active.exited.wait(), EXIT_WAIT_S)
+        if run_id in self._active or is_run_live(self._store.paths(run_id)):
+            raise RunConflict(f"run {run_id} still has a trainer process; try again")
+
+    def _require(self, run_id: str) -> RunMetadata:
+        meta = self._store.get(run_id)
+        if meta is None:
+            raise RunNotFound(run_id)
+        return meta
+
+    # ---- launching and watching ------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Start queued runs, oldest first, while there is room."""
+        while self._queue and len(self._active) < self._settings.max_concurrent_runs:
+            self._launch(self._queue.popleft())
+
+    def _launch(self, run_id: str) -> None:
+        meta = self._store.get(run_id)
+        if meta is None or meta.status != RunStatus.queued:
+            return  # deleted or cancelled by hand meanwhile
+        paths = self._store.paths(run_id)
+        resume = getattr(meta, "launch", "fresh") == "resume"
+        if resume:
+            args = ["--resume", str(paths.root)]
+        else:
+            args = ["--run-root", str(self._store.root), "--run-id", run_id, "--config", str(paths.config)]
+        self._store.set_status(run_id, RunStatus.starting)
+        try:
+            process = self._launcher.launch(paths, args)
+        except OSError as exc:
+            log.error("run %s: could not start the trainer: %s", run_id, exc)
+            self._store.set_status(run_id, RunStatus.failed, error=f"could not start the trainer: {exc}")
+            return
+        # Recorded before the trainer's first own metadata write (it takes the lock and imports
+        # torch first), so a server restarted meanwhile can still find the starting trainer.
+        self._store.set_status(run_id, RunStatus.starting, pid=process.pid)
+        log.info("run %s: started trainer pid %s", run_id, process.pid)
+        self._watch(run_id, process)
+
+    def _watch(self, run_id: str, process: TrainerProcess) -> None:
+        active = _Active(process)
+        self._active[run_id] = active
+        self._spawn(self._await_exit(run_id, active))
+
+    async def _await_exit(self, run_id: str, active: _Active) -> None:
+        try:
+            exit_code = await active.process.wait()
+        finally:
+            active.exited.set()
+        del self._active[run_id]
+        self._settle(run_id, exit_code, cancelled=active.cancel_requested)
+        self._pump()
+
+    async def _stop(self, active: _Active) -> None:
+        """SIGTERM the trainer's group; SIGKILL it if it is still there after the grace period."""
+        active.process.signal_group(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(active.exited.wait(), self._settings.stop_grace_s)
+        except TimeoutError:
+            log.warning("trainer pid %s ignored SIGTERM for %.1f s; killing it", active.process.pid, self._settings.stop_grace_s)
+            active.process.signal_group(signal.SIGKILL)
+
+    def _settle(self, run_id: str, exit_code: int | None, *, cancelled: bool, note: str | None = None) -> None:
+        """After the trainer is gone: write the terminal status it could not write itself."""
+        paths = self._store.paths(run_id)
+        meta = self._store.get(run_id)
+        if meta is None or meta.status in TERMINAL_STATUSES:
+            return
+        if is_run_live(paths):  # some other process owns the run now
+            self._watch(run_id, self._adopt(meta))
+            return
+        status, error = _verdict(exit_code, cancelled, note)
+        if status == RunStatus.failed:
+            error = f"{error}; last lines of logs/trainer.log:\n{read_tail(paths.log, LOG_TAIL_LINES)}"
+        try:
+            self._store.set_status(run_id, status, error=error, exit_code=exit_code, pid=None)
+        except InvalidTransition as exc:  # the trainer wrote its own terminal status meanwhile
+            log.info("run %s: %s", run_id, exc)
+        log.info("run %s: %s (%s)", run_id, status.value, error)
+
+    async def _housekeeping(self) -> None:
+        """Keep every live run's log under its cap; now and then, look for unwatched runs."""
+        tick = 0
+        while True:
+            await asyncio.sleep(self._settings.supervise_poll_s)
+            tick += 1
+            if tick % STRAY_SCAN_EVERY == 0:
+                self._watch_strays()
+            for run_id in list(self._active):
+                try:
+                    cap_log(self._store.paths(run_id).log, self._settings.log_max_bytes)
+                except OSError as exc:
+                    log.warning("run %s: could not cap its log: %s", run_id, exc)
+
+    def _watch_strays(self) -> None:
+        """Adopt live runs nobody watches (e.g. `python -m trainer` started by hand into the run
+        root) and mark dead ones, so that no run stays `running` with nothing running it."""
+        for meta in self._store.all():
+            if meta.status in (RunStatus.starting, RunStatus.running) and meta.run_id not in self._active:
+                self._recover(meta)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("supervisor task failed", exc_info=task.exception())
+
+
+def _verdict(exit_code: int | None, cancelled: bool, note: str | None) -> tuple[RunStatus, str]:
+    """The status and error for a trainer that ended without writing a terminal status."""
+    if cancelled:
+        return RunStatus.cancelled, "cancelled; the trainer stopped before writing its final status"
+    if exit_code is None:
+        return RunStatus.interrupted, note or "the trainer vanished without writing a final status"
+    if exit_code < 0:
+        name = signal.Signals(-exit_code).name
+        return RunStatus.interrupted, f"the trainer was killed by {name}"
+    if exit_code == 0:
+        return RunStatus.failed, "the trainer exited 0 without writing a final status"
+    return RunStatus.failed, f"the trainer exited with code {exit_code}"

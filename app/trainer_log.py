@@ -1,0 +1,50 @@
+"""The trainer's log file: keeping it under its size cap, and reading its last lines.
+
+The trainer writes logs/trainer.log through an O_APPEND descriptor, so the service can cap it
+the way logrotate's copytruncate does: copy the file to `trainer.log.1`, then truncate it; the
+trainer's next write lands at the new end. At most `max_bytes` are kept across the two files
+(plus whatever is written between two checks).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import deque
+from pathlib import Path
+
+
+def previous_part(path: Path) -> Path:
+    return path.with_name(path.name + ".1")
+
+
+def cap_log(path: Path, max_bytes: int) -> bool:
+    """Move the log aside once it passes half the cap; True if it did."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return False
+    if size <= max_bytes // 2:
+        return False
+    backup = previous_part(path)
+    tmp = backup.with_name(backup.name + ".tmp")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, backup)
+    os.truncate(path, 0)
+    return True
+
+
+def read_tail(path: Path, lines: int, *, max_bytes: int = 1024 * 1024) -> str:
+    """The last `lines` lines of the log (reaching into `trainer.log.1`), at most `max_bytes`."""
+    kept: deque[bytes] = deque(maxlen=lines)
+    for part in (previous_part(path), path):
+        try:
+            with open(part, "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - max_bytes))
+                data = f.read()
+        except FileNotFoundError:
+            continue
+        kept.extend(data.splitlines(keepends=True))
+    text = b"".join(kept)[-max_bytes:]
+    return text.decode("utf-8", errors="replace")

@@ -1,0 +1,293 @@
+"""Service benchmarks (loopback only, bounded): SSE fan-out latency, GET latencies, and the
+cost of serving on training throughput.
+
+- SSE fan-out: 500 clients on one run whose "trainer" (this process's child, holding the run
+  lock) appends a window every 100 ms; latency = receipt time - the time written in the line.
+- GET /runs/{id} at a fixed 200 req/s: p99 latency.
+- GET /runs over 10,000 run directories: p50 latency.
+- A random-backend training run followed by the server and 100 SSE clients, as a ratio of its
+  env steps/s to the same run without a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from trainer.config import TrainConfig
+from trainer.rundir import (
+    JsonlAppender,
+    RunLock,
+    RunMetadata,
+    RunPaths,
+    RunStatus,
+    read_metadata,
+    update_status,
+    utc_now,
+)
+
+FANOUT_CLIENTS = 500
+FANOUT_WINDOWS = 100
+FANOUT_INTERVAL_S = 0.1
+GET_RATE = 200
+GET_SECONDS = 5
+LIST_RUNS = 10_000
+LIST_REQUESTS = 200
+THROUGHPUT_CLIENTS = 100
+THROUGHPUT_CONFIG = {"trainer_backend": "random", "total_env_steps": 2_000_000, "window_env_steps": 100_000}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def _serving(runs_root: Path, log: Path) -> Iterator[str]:
+    """`python -m app` on a free loopback port for the duration of the block; yields its URL."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = [sys.executable, "-m", "app", "--runs-root", str(runs_root), "--port", str(port), "--log-level", "warning"]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not start; see {log}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _make_run(runs_root: Path, run_id: str, status: RunStatus, created_at: str | None = None) -> RunPaths:
+    """A run directory as a trainer leaves it (written without fsync: bench data)."""
+    paths = RunPaths(runs_root / run_id)
+    paths.make_dirs()
+    config = TrainConfig(window_env_steps=1000, total_env_steps=10**9)
+    paths.config.write_text(config.model_dump_json())
+    now = created_at or utc_now()
+    meta = RunMetadata(
+        run_id=run_id, status=status, trainer_backend="random", seed=0, target_env_steps=config.total_env_steps,
+        window_env_steps=config.window_env_steps, created_at=now, updated_at=now,
+    )
+    paths.metadata.write_text(meta.model_dump_json())
+    return paths
+
+
+def _fake_trainer(paths: RunPaths, started: Any, go: Any) -> None:
+    """Hold the run lock, then append FANOUT_WINDOWS windows at the interval, like a trainer."""
+    lock = RunLock(paths)
+    lock.acquire()
+    started.set()
+    go.wait()
+    windows = JsonlAppender(paths.windows)
+    next_at = time.monotonic()
+    for window_id in range(FANOUT_WINDOWS):
+        next_at += FANOUT_INTERVAL_S
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        record = {"window_id": window_id, "written_at": time.time(), "padding": "x" * 600}
+        windows.append(record)
+        update_status(paths, RunStatus.running, latest_window=record, windows_emitted=window_id + 1)
+    windows.close()
+    update_status(paths, RunStatus.completed, exit_code=0)
+    lock.release()
+
+
+async def _sse_client(port: int, path: str, latencies: list[float], ids: list[int], ready: asyncio.Event) -> None:
+    """A minimal HTTP/1.1 SSE reader (chunked transfer), light enough to run 500 in one loop."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n".encode())
+    await reader.readuntil(b"\r\n\r\n")
+    ready.set()
+    buffer = b""
+    try:
+        while True:
+            size = int((await reader.readline()).strip(), 16)
+            if size == 0:
+                return
+            buffer += await reader.readexactly(size + 2)
+            buffer = buffer[:-2] if buffer.endswith(b"\r\n") else buffer
+            *events, buffer = buffer.split(b"\r\n\r\n")
+            now = time.time()
+            for event in events:
+                fields = dict(line.split(b": ", 1) for line in event.split(b"\r\n") if b": " in line)
+                if fields.get(b"event") == b"window":
+                    ids.append(int(fields[b"id"]))
+                    written_at = json.loads(fields[b"data"]).get("written_at")
+                    if written_at is not None:
+                        latencies.append(now - written_at)
+                elif fields.get(b"event") == b"end":
+                    return
+    finally:
+        writer.close()
+
+
+async def _fanout_clients(port: int, run_id: str, go: Any) -> tuple[list[float], list[list[int]]]:
+    latencies: list[float] = []
+    ids: list[list[int]] = [[] for _ in range(FANOUT_CLIENTS)]
+    ready = [asyncio.Event() for _ in range(FANOUT_CLIENTS)]
+    tasks = [
+        asyncio.create_task(_sse_client(port, f"/runs/{run_id}/events", latencies, ids[i], ready[i]))
+        for i in range(FANOUT_CLIENTS)
+    ]
+    await asyncio.gather(*(event.wait() for event in ready))
+    go.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), FANOUT_WINDOWS * FANOUT_INTERVAL_S + 60)
+    return latencies, ids
+
+
+def bench_sse_fanout(work: Path) -> dict[str, Any]:
+    runs_root = work / "fanout"
+    paths = _make_run(runs_root, "fanout", RunStatus.running)
+    ctx = multiprocessing.get_context("fork")
+    started, go = ctx.Event(), ctx.Event()
+    writer = ctx.Process(target=_fake_trainer, args=(paths, started, go))
+    writer.start()
+    started.wait(30)
+    try:
+        with _serving(runs_root, work / "server-fanout.log") as url:
+            port = int(url.rsplit(":", 1)[1])
+            latencies, ids = asyncio.run(_fanout_clients(port, "fanout", go))
+    finally:
+        writer.join(60)
+    expected = list(range(FANOUT_WINDOWS))
+    missed = sum(client_ids != expected for client_ids in ids)
+    return {
+        "clients": FANOUT_CLIENTS,
+        "windows": FANOUT_WINDOWS,
+        "p50_ms": round(1000 * statistics.median(latencies), 1),
+        "p99_ms": round(1000 * _percentile(latencies, 0.99), 1),
+        "clients_with_missing_or_extra_windows": missed,
+    }
+
+
+async def _paced_gets(url: str, path: str, rate: int, seconds: int) -> list[float]:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10) as client:
+
+        async def one() -> None:
+            start = time.perf_counter()
+            response = await client.get(path)
+            response.raise_for_status()
+            latencies.append(time.perf_counter() - start)
+
+        tasks = []
+        begin = time.perf_counter()
+        for index in range(rate * seconds):
+            await asyncio.sleep(max(0.0, begin + index / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+    return latencies
+
+
+def bench_get_run(work: Path) -> dict[str, Any]:
+    runs_root = work / "get"
+    _make_run(runs_root, "one", RunStatus.completed)
+    with _serving(runs_root, work / "server-get.log") as url:
+        latencies = asyncio.run(_paced_gets(url, "/runs/one", GET_RATE, GET_SECONDS))
+    return {"rate_per_s": GET_RATE, "requests": len(latencies), "p50_ms": round(1000 * statistics.median(latencies), 2),
+            "p99_ms": round(1000 * _percentile(latencies, 0.99), 2)}
+
+
+def bench_list_runs(work: Path) -> dict[str, Any]:
+    runs_root = work / "list"
+    statuses = [RunStatus.completed, RunStatus.failed, RunStatus.cancelled, RunStatus.interrupted]
+    start = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    for index in range(LIST_RUNS):
+        created_at = (start + timedelta(seconds=index)).isoformat().replace("+00:00", "Z")
+        _make_run(runs_root, f"run-{index:05d}", statuses[index % len(statuses)], created_at)
+    with _serving(runs_root, work / "server-list.log") as url, httpx.Client(base_url=url, timeout=30) as client:
+        client.get("/runs").raise_for_status()  # the first request parses every run once
+        latencies = []
+        for index in range(LIST_REQUESTS):
+            params = {"status": "failed"} if index % 4 == 3 else {}
+            start = time.perf_counter()
+            client.get("/runs", params=params).raise_for_status()
+            latencies.append(time.perf_counter() - start)
+    return {"run_dirs": LIST_RUNS, "requests": LIST_REQUESTS, "p50_ms": round(1000 * statistics.median(latencies), 2),
+            "p99_ms": round(1000 * _percentile(latencies, 0.99), 2)}
+
+
+def _steps_per_s(paths: RunPaths) -> float:
+    meta = read_metadata(paths)
+    started = datetime.fromisoformat(meta.started_at or meta.created_at)
+    finished = datetime.fromisoformat(meta.finished_at or meta.updated_at)
+    return meta.env_steps_total / (finished - started).total_seconds()
+
+
+def _train_without_server(runs_root: Path, run_id: str) -> float:
+    config_file = runs_root / "bench-config.json"
+    runs_root.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(json.dumps(THROUGHPUT_CONFIG))
+    args = [sys.executable, "-m", "trainer", "--run-root", str(runs_root), "--run-id", run_id, "--config", str(config_file)]
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return _steps_per_s(RunPaths(runs_root / run_id))
+
+
+async def _followed_run(url: str) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        response = await client.post("/runs", json={**THROUGHPUT_CONFIG, "run_id": "served"})
+        response.raise_for_status()
+        port = int(url.rsplit(":", 1)[1])
+        ready = [asyncio.Event() for _ in range(THROUGHPUT_CLIENTS)]
+        clients = [_sse_client(port, "/runs/served/events", [], [], event) for event in ready]
+        await asyncio.gather(*clients)
+
+
+def bench_training_throughput(work: Path) -> dict[str, Any]:
+    runs_root = work / "throughput"
+    before = _train_without_server(runs_root, "alone-before")
+    with _serving(runs_root, work / "server-throughput.log") as url:
+        asyncio.run(_followed_run(url))
+    served = _steps_per_s(RunPaths(runs_root / "served"))
+    after = _train_without_server(runs_root, "alone-after")
+    alone = (before + after) / 2  # runs on either side of the served one, to cancel drift
+    return {"config": THROUGHPUT_CONFIG, "sse_clients": THROUGHPUT_CLIENTS,
+            "alone_steps_per_s": [round(before), round(after)],
+            "served_steps_per_s": round(served), "ratio": round(served / alone, 3)}
+
+
+def bench_service() -> None:
+    """Print the service's figures (one JSON line per benchmark)."""
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
+        work = Path(tmp)
+        for name, benchmark in [
+            ("sse_fanout", bench_sse_fanout),
+            ("get_run", bench_get_run),
+            ("list_runs", bench_list_runs),
+            ("training_throughput", bench_training_throughput),
+        ]:
+            print(json.dumps({"service": name, **benchmark(work)}), flush=True)
+
+
+if __name__ == "__main__":
+    bench_service()

@@ -1,0 +1,71 @@
+"""Fixtures: real servers on free loopback ports, each with its own run root."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.app.support import SHORT, Server
+from trainer.rundir import RunPaths, is_run_live, read_metadata
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_trainer(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Run one tiny real training first, so numba's first compile (tens of seconds on a fresh
+    checkout) is not charged to the deadlines of the tests that follow."""
+    root = tmp_path_factory.mktemp("warm-up")
+    args = [sys.executable, "-m", "trainer", "--run-root", str(root), "--run-id", "warm-up"]
+    args += [f"--{key.replace('_', '-')}={value}" for key, value in SHORT.items()]
+    subprocess.run(args, check=True, capture_output=True, timeout=600)
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Start servers on a shared run root (tmp_path/runs); all are stopped at the end."""
+    servers: list[Server] = []
+
+    def make(**settings: Any) -> Server:
+        server = Server(tmp_path / "runs", tmp_path / "server.log", **settings)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()
+    kill_live_trainers(tmp_path / "runs")
+
+
+def kill_live_trainers(runs_root: Path) -> None:
+    """Trainers outlive their server by design; tests must not leave any behind."""
+    if not runs_root.is_dir():
+        return
+    for run_dir in runs_root.iterdir():
+        paths = RunPaths(run_dir)
+        if is_run_live(paths):
+            pid = read_metadata(paths).pid
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def server(make_server: Callable[..., Server]) -> Server:
+    return make_server()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for a module's tests that launch no trainers."""
+    root = tmp_path_factory.mktemp("shared")
+    server = Server(root / "runs", root / "server.log").start()
+    yield server
+    server.stop()

@@ -1,0 +1,151 @@
+"""Test support: a real uvicorn server in a subprocess, an SSE reader, and small waits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+# Tiny random-backend runs. SHORT finishes in a few windows; LONG runs until cancelled or killed.
+SHORT = {"trainer_backend": "random", "total_env_steps": 6000, "window_env_steps": 2000, "num_envs": 8}
+LONG = {"trainer_backend": "random", "total_env_steps": 10**12, "window_env_steps": 2000, "num_envs": 8}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Server:
+    """`python -m app` on 127.0.0.1 and a free port, with its output in a log file."""
+
+    def __init__(self, runs_root: Path, log_path: Path, *, token: str | None = None, **settings: Any) -> None:
+        self.runs_root = runs_root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = token
+        self._log_path = log_path
+        self._settings = settings
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Server:
+        env = {k: v for k, v in os.environ.items() if k not in ("PROSPECTOR_API_TOKEN", "PROSPECTOR_HOST")}
+        args = [sys.executable, "-m", "app", "--runs-root", str(self.runs_root), "--port", str(self.port)]
+        if self.token:
+            args += ["--api-token", self.token]
+        for name, value in self._settings.items():
+            args += ["--" + name.replace("_", "-"), str(value)]
+        with open(self._log_path, "ab") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_for(self._healthy, 30, "the server to answer /health")
+        return self
+
+    def _healthy(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"server exited with {self.proc.returncode}: {self._log_path.read_text()[-3000:]}")
+        try:
+            return httpx.get(self.url + "/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@dataclass
+class Event:
+    event: str
+    data: str
+    id: str | None
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+def sse_events(response: httpx.Response) -> Iterator[Event]:
+    """Parse a text/event-stream response into events (comments skipped)."""
+    fields: dict[str, str] = {}
+    data: list[str] = []
+    for line in response.iter_lines():
+        if line == "":
+            if data or fields:
+                yield Event(fields.get("event", "message"), "\n".join(data), fields.get("id"))
+            fields, data = {}, []
+        elif line.startswith(":"):
+            continue
+        else:
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data.append(value)
+            else:
+                fields[name] = value
+
+
+def follow(client: httpx.Client, run_id: str, headers: dict[str, str] | None = None,
+           stop_after_windows: int | None = None) -> list[Event]:
+    """Read a run's event stream until `end` (or after `stop_after_windows` windows)."""
+    events: list[Event] = []
+    with client.stream("GET", f"/runs/{run_id}/events", headers=headers or {}) as response:
+        assert response.status_code == 200, response.read()
+        for event in sse_events(response):
+            events.append(event)
+            if event.event == "end":
+                break
+            windows = sum(e.event == "window" for e in events)
+            if stop_after_windows is not None and windows >= stop_after_windows:
+                break
+    return events
+
+
+def window_ids(events: list[Event]) -> list[int]:
+    return [int(e.id) for e in events if e.event == "window" and e.id is not None]
+
+
+def file_windows(runs_root: Path, run_id: str) -> list[dict[str, Any]]:
+    path = runs_root / run_id / "metrics" / "windows.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def run_status(client: httpx.Client, run_id: str) -> str:
+    return client.get(f"/runs/{run_id}").json()["status"]

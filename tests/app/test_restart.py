@@ -1,0 +1,132 @@
+"""Restart safety and death detection: trainers outlive the server, a new server adopts them,
+dead runs never stay `running`, and queued runs survive a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.app.support import LONG, SHORT, Server, file_windows, follow, run_status, wait_for, window_ids
+from trainer.config import TrainConfig
+from trainer.rundir import RunMetadata, RunPaths, RunStatus, read_metadata, utc_now, write_json_atomic, write_metadata
+
+# Long enough to outlive a server restart, short enough to finish soon after.
+MEDIUM = {**SHORT, "total_env_steps": 400_000}
+
+
+def _trainer_pid(server: Server, run_id: str) -> int:
+    paths = RunPaths(server.runs_root / run_id)
+    return wait_for(lambda: read_metadata(paths).pid, 60, f"the trainer pid of {run_id}")
+
+
+def _start_running(client: httpx.Client, run_id: str, config: dict) -> None:
+    assert client.post("/runs", json={**config, "run_id": run_id}).status_code == 201
+    wait_for(lambda: client.get(f"/runs/{run_id}").json()["windows_emitted"] >= 1, 60, f"a window of {run_id}")
+
+
+def test_a_killed_trainer_is_marked_interrupted_within_5_s(server: Server) -> None:
+    with server.client() as client:
+        _start_running(client, "victim", LONG)
+        os.kill(_trainer_pid(server, "victim"), signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(lambda: run_status(client, "victim") == "interrupted", 5, "the run to be interrupted")
+        run = client.get("/runs/victim").json()
+        events = follow(client, "victim")
+    assert time.monotonic() - killed_at <= 5
+    assert "SIGKILL" in run["error"] and run["exit_code"] == -signal.SIGKILL
+    assert events[-1].json() == {"status": "interrupted"}
+
+
+def test_killed_server_restarts_and_follows_the_same_run_to_completed(make_server) -> None:
+    first = make_server()
+    with first.client() as client:
+        _start_running(client, "survivor", MEDIUM)
+        before = follow(client, "survivor", stop_after_windows=1)
+        trainer_pid = _trainer_pid(first, "survivor")
+    first.kill()
+    os.kill(trainer_pid, 0)  # the trainer outlived its server
+
+    second = make_server()
+    with second.client() as client:
+        assert run_status(client, "survivor") == "running"
+        after = follow(client, "survivor", headers={"Last-Event-ID": str(window_ids(before)[-1])})
+    assert after[-1].json() == {"status": "completed"}
+    assert window_ids(before) + window_ids(after) == [w["window_id"] for w in file_windows(second.runs_root, "survivor")]
+
+
+def test_a_trainer_still_starting_when_the_server_died_is_adopted(make_server) -> None:
+    first = make_server()
+    with first.client() as client:
+        assert client.post("/runs", json={**SHORT, "run_id": "early"}).status_code == 201
+    first.kill()  # most likely before the trainer has taken its lock
+    second = make_server()
+    with second.client() as client:
+        assert run_status(client, "early") in ("starting", "running", "completed")
+        events = follow(client, "early")
+    assert events[-1].json() == {"status": "completed"}
+
+
+def test_a_restarted_server_can_cancel_and_detect_the_death_of_adopted_trainers(make_server) -> None:
+    first = make_server(max_concurrent_runs=2)
+    with first.client() as client:
+        _start_running(client, "adopt-cancel", LONG)
+        _start_running(client, "adopt-kill", LONG)
+    first.kill()
+    second = make_server(max_concurrent_runs=2)
+    with second.client() as client:
+        assert client.post("/runs/adopt-cancel/cancel").status_code == 202
+        wait_for(lambda: run_status(client, "adopt-cancel") == "cancelled", 30, "the adopted run to be cancelled")
+        os.kill(_trainer_pid(second, "adopt-kill"), signal.SIGKILL)
+        wait_for(lambda: run_status(client, "adopt-kill") == "interrupted", 5, "the adopted run to be interrupted")
+
+
+def _hand_made_run(runs_root, run_id: str, status: RunStatus, queued_at: str) -> None:
+    paths = RunPaths(runs_root / run_id)
+    paths.make_dirs()
+    config = TrainConfig.model_validate(SHORT)
+    write_json_atomic(paths.config, config.model_dump(mode="json"))
+    now = utc_now()
+    write_metadata(paths, RunMetadata(
+        run_id=run_id, status=status, trainer_backend="random", seed=0, target_env_steps=config.total_env_steps,
+        window_env_steps=config.window_env_steps, created_at=now, updated_at=now, queued_at=queued_at, launch="fresh",
+    ))
+
+
+def test_start_up_marks_orphaned_runs_interrupted_and_resumes_the_queue(make_server, tmp_path) -> None:
+    runs_root = tmp_path / "runs"
+    _hand_made_run(runs_root, "orphan", RunStatus.running, utc_now())
+    _hand_made_run(runs_root, "waiting-2", RunStatus.queued, "2030-01-02T00:00:00.000Z")
+    _hand_made_run(runs_root, "waiting-1", RunStatus.queued, "2030-01-01T00:00:00.000Z")
+    server = make_server()
+    with server.client() as client:
+        orphan = client.get("/runs/orphan").json()
+        assert orphan["status"] == "interrupted" and orphan["error"]
+        wait_for(lambda: run_status(client, "waiting-2") == "completed", 60, "the queue to drain")
+        first, second = (client.get(f"/runs/waiting-{i}").json() for i in (1, 2))
+    assert first["status"] == "completed"
+    assert first["finished_at"] <= second["started_at"]
+
+
+def _trainer_by_hand(server: Server, run_id: str) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "trainer", "--run-root", str(server.runs_root), "--run-id", run_id]
+    args += [f"--{key.replace('_', '-')}={value}" for key, value in LONG.items()]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def test_runs_started_by_hand_are_watched_and_can_be_cancelled(server: Server) -> None:
+    cancelled, killed = _trainer_by_hand(server, "by-hand-1"), _trainer_by_hand(server, "by-hand-2")
+    with server.client() as client:
+        for run_id in ("by-hand-1", "by-hand-2"):
+            wait_for(lambda: client.get(f"/runs/{run_id}").status_code == 200
+                     and client.get(f"/runs/{run_id}").json()["windows_emitted"] >= 1, 60, f"{run_id} to run")
+        assert client.post("/runs/by-hand-1/cancel").status_code == 202
+        assert cancelled.wait(30) != 0
+        wait_for(lambda: run_status(client, "by-hand-1") == "cancelled", 10, "the run to be cancelled")
+        killed.kill()
+        killed.wait()
+        wait_for(lambda: run_status(client, "by-hand-2") == "interrupted", 15, "the stray run to be interrupted")

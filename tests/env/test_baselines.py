@@ -1,0 +1,26 @@
+"""The scripted baselines and the evaluation seed rule."""
+
+import numpy as np
+
+from trainer.env import ProspectorEnv, RandomValidPolicy
+from trainer.evaluate import baseline_act, evaluation_seeds, run_episodes
+
+
+def test_greedy_beats_random_on_mean_net_profit_over_200_evaluation_episodes():
+    greedy = run_episodes(baseline_act("greedy", 12345), 200, 12345)
+    random = run_episodes(baseline_act("random", 12345), 200, 12345)
+    (greedy_mean, greedy_ci), (random_mean, random_ci) = (r.summary()["net_profit"] for r in (greedy, random))
+    assert greedy_mean - greedy_ci > random_mean + random_ci
+
+
+def test_evaluation_seeds_have_the_top_bit_set_and_training_seeds_do_not():
+    seeds = evaluation_seeds(12345, 200)
+    assert (seeds >= np.uint64(2**63)).all() and len(set(seeds.tolist())) == 200
+    env = ProspectorEnv(num_envs=256, seed=2**64 - 1)
+    env.reset()
+    policy = RandomValidPolicy(256, seed=0)
+    training_seeds = set(env.state.episode_seed.tolist())
+    for _ in range(200):  # through auto-resets too
+        env.step(policy.act(env.action_mask))
+        training_seeds.update(env.state.episode_seed.tolist())
+    assert len(training_seeds) > 256 and max(training_seeds) < 2**63

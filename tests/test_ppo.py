@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.env import N_ACTIONS, OBS_DIM
 from trainer.evaluate import main as evaluate_main
 from trainer.policy import Policy, entropy, load_policy, log_probs, sample
 from trainer.ppo import EVAL_FIELDS, UPDATE_FIELDS, PPOBackend, compute_gae
 from trainer.rundir import RunPaths, RunStatus, read_metadata
-from trainer.checkpoint import load_checkpoint
 
 # 500-step windows over 8 envs x 24-step rollouts (192 env steps): checkpoints fall mid-rollout.
 TINY = [
@@ -186,3 +186,10 @@ def test_a_ppo_run_under_worker_backends_completes(tmp_path, vector_backend):
     meta = read_metadata(RunPaths.of(tmp_path, "w"))
     assert (meta.model_extra["vector_backend"], meta.model_extra["num_workers"]) == (vector_backend, 2)
     assert meta.episodes_total > 0
+
+
+def test_the_readme_explains_every_ppo_window_field():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## PPO\n", 1)[1].split("\n## ", 1)[0]
+    for name in [*UPDATE_FIELDS, "updates", *EVAL_FIELDS]:
+        assert f"`{name}`" in section, name

@@ -74,7 +74,9 @@ class TrainConfig(BaseModel):
     ppo_num_minibatches: int = Field(4, gt=0, description="Minibatches per update epoch.")
     ppo_update_epochs: int = Field(4, gt=0, description="Passes over each rollout batch.")
     ppo_learning_rate: float = Field(2.5e-4, gt=0, description="Adam learning rate.")
-    ppo_gamma: float = Field(0.99, gt=0, le=1, description="Discount factor per env step.")
+    ppo_gamma: float = Field(
+        0.995, gt=0, le=1, description="Discount factor per env step (horizon ~200 steps: greedy episodes last ~600)."
+    )
     ppo_gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda.")
     ppo_clip_coef: float = Field(0.2, gt=0, description="PPO surrogate clipping coefficient.")
     ppo_ent_coef: float = Field(0.01, ge=0, description="Entropy bonus coefficient.")

@@ -30,7 +30,9 @@ class SharedEnv(ProspectorEnv):
     """A sub-env of a serial or multiprocessing vector env: the mask rides in the observation
     and every step's info holds what the loop needs beyond the shared buffers."""
 
-    def __init__(self, num_envs: int, time_max: int, offset: int, buf: dict | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, num_envs: int, time_max: int, offset: int, buf: dict[str, np.ndarray] | None = None, seed: int = 0
+    ) -> None:
         super().__init__(num_envs, seed, time_max, autoreset=True, mask_in_observation=True, buf=buf)
         self.offset = offset
 

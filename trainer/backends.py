@@ -1,8 +1,8 @@
 """Trainer backends: what picks the actions of a batch and learns from the result.
 
-The training loop (trainer.train) owns the env, the windows and the run directory; a backend
-only sees each batch step. A new backend (PPO) implements `Backend` and registers a factory in
-`BACKENDS`.
+The training loop (trainer.train) owns the vector env, the windows and the run directory; a
+backend only sees each batch step. A new backend implements `Backend` and registers a factory
+in `BACKENDS`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from trainer.config import TrainConfig
-from trainer.env import ProspectorEnv, RandomValidPolicy
+from trainer.env import RandomValidPolicy
+from trainer.ppo import PPOBackend
+from trainer.vector import VectorEnv
 
 
 class Backend(Protocol):
@@ -23,12 +25,21 @@ class Backend(Protocol):
         """The int32 actions (num_envs,) for the current observations."""
         ...
 
-    def after_step(self, rewards: np.ndarray, terminals: np.ndarray, truncations: np.ndarray) -> None:
-        """Observe the outcome of the actions just taken (a learner stores it, may update)."""
+    def after_step(self, env: VectorEnv) -> None:
+        """Observe the outcome of the actions just taken: `env`'s rewards, terminals,
+        truncations, final observations and next observations (a learner stores them, may update)."""
         ...
 
     def window_fields(self) -> dict[str, Any]:
         """Extra fields for the window record being closed (e.g. losses since the last window)."""
+        ...
+
+    def evaluate(self) -> dict[str, Any]:
+        """Extra fields for a window record that comes with a checkpoint (held-out evaluation)."""
+        ...
+
+    def run_info(self) -> dict[str, Any]:
+        """What run_metadata.json should record about the backend (device, policy...)."""
         ...
 
     def state_dict(self) -> dict[str, Any]:
@@ -43,16 +54,22 @@ class Backend(Protocol):
 class RandomBackend:
     """Uniformly random valid actions: the smoke test and the baseline curve."""
 
-    def __init__(self, config: TrainConfig, env: ProspectorEnv) -> None:
+    def __init__(self, config: TrainConfig, env: VectorEnv) -> None:
         self.policy = RandomValidPolicy(num_envs=config.num_envs, seed=config.seed)
 
     def act(self, observations: np.ndarray, action_mask: np.ndarray) -> np.ndarray:
         return self.policy.act(action_mask)
 
-    def after_step(self, rewards: np.ndarray, terminals: np.ndarray, truncations: np.ndarray) -> None:
+    def after_step(self, env: VectorEnv) -> None:
         pass
 
     def window_fields(self) -> dict[str, Any]:
+        return {}
+
+    def evaluate(self) -> dict[str, Any]:
+        return {}
+
+    def run_info(self) -> dict[str, Any]:
         return {}
 
     def state_dict(self) -> dict[str, Any]:
@@ -62,4 +79,7 @@ class RandomBackend:
         self.policy.set_state(state["policy_rng"])
 
 
-BACKENDS: dict[str, Callable[[TrainConfig, ProspectorEnv], Backend]] = {"random": RandomBackend}
+BACKENDS: dict[str, Callable[[TrainConfig, VectorEnv], Backend]] = {
+    "random": RandomBackend,
+    "puffer_ppo": PPOBackend,
+}

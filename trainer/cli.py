@@ -63,6 +63,10 @@ def add_field_argument(group: argparse._ArgumentGroup, name: str, field: FieldIn
         kwargs["action"] = argparse.BooleanOptionalAction
     elif get_origin(field.annotation) is Literal:
         kwargs["choices"] = get_args(field.annotation)
+    elif get_origin(field.annotation) is list:
+        (kwargs["type"],) = get_args(field.annotation)
+        kwargs["nargs"] = "+"
+        kwargs["metavar"] = name.rsplit("_", 1)[-1].upper()
     else:
         kwargs["type"] = field.annotation
         kwargs["metavar"] = name.rsplit("_", 1)[-1].upper()

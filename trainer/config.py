@@ -51,6 +51,18 @@ class TrainConfig(BaseModel):
         description="Envs stepped together in one batch (both backends); alias ppo_num_envs.",
     )
     torch_threads: int = Field(1, gt=0, le=256, description="torch.set_num_threads for the trainer.")
+    device: Device = Field(
+        "cpu", description="Torch device of the PPO policy; cuda falls back to cpu (with a warning) if absent."
+    )
+    eval_episodes: int = Field(
+        0,
+        ge=0,
+        le=10_000,
+        description="PPO: held-out episodes played by the deterministic policy at each checkpoint (0 = off).",
+    )
+    eval_seed: int = Field(
+        12345, ge=0, lt=2**63, description="Seed of the held-out evaluation episodes (trainer.evaluate's default)."
+    )
     wandb_mode: WandbMode = Field("disabled", description="Weights & Biases logging mode.")
     wandb_project: str = Field("asteroid-prospector", min_length=1, description="W&B project name.")
 
@@ -62,12 +74,27 @@ class TrainConfig(BaseModel):
     ppo_num_minibatches: int = Field(4, gt=0, description="Minibatches per update epoch.")
     ppo_update_epochs: int = Field(4, gt=0, description="Passes over each rollout batch.")
     ppo_learning_rate: float = Field(2.5e-4, gt=0, description="Adam learning rate.")
-    ppo_gamma: float = Field(0.99, gt=0, le=1, description="Discount factor per env step.")
+    ppo_gamma: float = Field(
+        0.995, gt=0, le=1, description="Discount factor per env step (horizon ~200 steps: greedy episodes last ~600)."
+    )
     ppo_gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda.")
     ppo_clip_coef: float = Field(0.2, gt=0, description="PPO surrogate clipping coefficient.")
     ppo_ent_coef: float = Field(0.01, ge=0, description="Entropy bonus coefficient.")
     ppo_vf_coef: float = Field(0.5, ge=0, description="Value loss coefficient.")
     ppo_max_grad_norm: float = Field(0.5, gt=0, description="Global gradient-norm clip.")
+    ppo_hidden_sizes: list[int] = Field(
+        [128, 128], min_length=1, max_length=8, description="Widths of the policy's shared tanh MLP layers."
+    )
+    ppo_anneal_lr: bool = Field(True, description="Anneal the learning rate linearly to 0 over the run.")
+    ppo_norm_adv: bool = Field(True, description="Normalise advantages per minibatch.")
+    ppo_clip_vloss: bool = Field(True, description="Clip the value loss around the rollout's values.")
+    ppo_target_kl: float = Field(
+        0.0, ge=0, description="Stop an update's epochs once their mean approx KL exceeds this (0 = off)."
+    )
+    ppo_normalize_reward: bool = Field(
+        True, description="Divide rewards by the running std of the discounted return (for learning only)."
+    )
+    ppo_reward_clip: float = Field(10.0, gt=0, description="Clip scaled rewards to [-clip, clip].")
 
     @field_validator("window_env_steps")
     @classmethod
@@ -75,6 +102,13 @@ class TrainConfig(BaseModel):
         total = info.data.get("total_env_steps")
         if total is not None and value > total:
             raise ValueError(f"window_env_steps ({value}) must not exceed total_env_steps ({total})")
+        return value
+
+    @field_validator("ppo_hidden_sizes")
+    @classmethod
+    def _positive_widths(cls, value: list[int]) -> list[int]:
+        if any(width < 1 or width > 65_536 for width in value):
+            raise ValueError(f"hidden sizes must be in 1..65536, got {value}")
         return value
 
     @classmethod

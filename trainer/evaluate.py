@@ -1,4 +1,5 @@
-"""Evaluate a policy on held-out episodes: `python -m trainer.evaluate --policy greedy`.
+"""Evaluate a policy on held-out episodes: `python -m trainer.evaluate --policy greedy`, or a
+PPO checkpoint's deterministic policy: `--checkpoint runs/<id>/checkpoints/ckpt_<N>.pt`.
 
 Seed rule: every episode seed is a 64-bit integer. Training episodes use seeds below 2**63
 (derived from the run's seed and the env index); evaluation episodes use seeds with the top
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -131,7 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         "--policy",
         choices=["random", "greedy"],
         action="append",
-        help="baseline policy to evaluate (repeatable; default: both)",
+        help="baseline policy to evaluate (repeatable; default: both, unless --checkpoint is given)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        default=[],
+        help="PPO checkpoint (runs/<id>/checkpoints/ckpt_<N>.pt) whose deterministic policy to evaluate "
+        "(repeatable)",
     )
     parser.add_argument("--episodes", type=int, default=200, help="episodes per policy (default 200)")
     parser.add_argument("--seed", type=int, default=12345, help="evaluation seed (default 12345)")
@@ -143,10 +153,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("argument --time-max: must be at least 1")
     if not 0 <= args.seed < 2**63:
         parser.error("argument --seed: must be in [0, 2**63)")
-    for policy in args.policy or ["random", "greedy"]:
+    for policy in args.policy or ([] if args.checkpoint else ["random", "greedy"]):
         result = run_episodes(baseline_act(policy, args.seed), args.episodes, args.seed, args.time_max)
         print(format_result(policy, result), flush=True)
+    for path in args.checkpoint:
+        result = run_episodes(checkpoint_act(path), args.episodes, args.seed, args.time_max)
+        print(format_result(str(path), result), flush=True)
     return 0
+
+
+def checkpoint_act(path: Path) -> Callable[[int], ActFn]:
+    """The act-function factory of a PPO checkpoint's deterministic policy."""
+    from trainer.checkpoint import load_checkpoint  # torch: only when a checkpoint is evaluated
+    from trainer.policy import deterministic_act, load_policy
+
+    act = deterministic_act(load_policy(load_checkpoint(path)))
+    return lambda n: act
 
 
 if __name__ == "__main__":

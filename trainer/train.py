@@ -19,13 +19,12 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from trainer.backends import BACKENDS, Backend
 from trainer.checkpoint import load_checkpoint, newest_checkpoint, save_checkpoint
 from trainer.config import TrainConfig
-from trainer.env import EPISODE_STATS, ProspectorEnv
+from trainer.env import EPISODE_STATS
 from trainer.logs import logger
 from trainer.rundir import (
     JsonlAppender,
@@ -40,12 +39,12 @@ from trainer.rundir import (
     write_json_atomic,
     write_metadata,
 )
+from trainer.vector import VectorEnv
 from trainer.windows import WindowAccumulator
 
 if TYPE_CHECKING:
     from trainer.wandb_logger import WandbLogger
 
-NO_ENVS = np.empty(0, np.int64)
 EXIT_FAILED = 1
 COUNTER_FIELDS = {
     "env_steps_total",
@@ -123,9 +122,10 @@ class RunWriter:
         self.wandb = WandbLogger(self.config, self.paths.root)
         self._update(RunStatus.starting, wandb_run_id=self.wandb.run.id, wandb_run_url=self.wandb.url)
 
-    def running(self) -> None:
+    def running(self, **run_info: Any) -> None:
+        """Move to `running`, recording `run_info` (vector backend, device, policy...)."""
         self._windows = JsonlAppender(self.paths.windows)
-        self._update(RunStatus.running, started_at=self.meta.started_at or utc_now())
+        self._update(RunStatus.running, started_at=self.meta.started_at or utc_now(), **run_info)
 
     def window(
         self, record: dict[str, Any], windows: WindowAccumulator, checkpoint: dict[str, Any] | None
@@ -239,12 +239,20 @@ def train(config: TrainConfig, paths: RunPaths, *, resume: bool = False) -> int:
 
 def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: bool) -> WindowAccumulator:
     """Train until total_env_steps or a stop signal; leave the final window and checkpoint written."""
-    paths = writer.paths
     if config.wandb_mode != "disabled":
         writer.open_wandb()
     torch.set_num_threads(config.torch_threads)
-    env = ProspectorEnv(num_envs=config.num_envs, seed=config.seed, time_max=config.env_time_max)
-    env.reset()
+    env = VectorEnv(config)
+    try:
+        return _train_loop(config, writer, stop, env, resume=resume)
+    finally:
+        env.close()
+
+
+def _train_loop(
+    config: TrainConfig, writer: RunWriter, stop: StopRequest, env: VectorEnv, *, resume: bool
+) -> WindowAccumulator:
+    paths = writer.paths
     backend: Backend = BACKENDS[config.trainer_backend](config, env)
     windows = WindowAccumulator(config.window_env_steps, config.num_envs, EPISODE_STATS)
 
@@ -264,12 +272,13 @@ def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: b
         ckpt_path = newest_checkpoint(paths)
         if ckpt_path is not None:
             ckpt = load_checkpoint(ckpt_path)
-            env.set_state(ckpt["env"])
+            if not env.set_state(ckpt["env"]):
+                logger.warning("the checkpoint holds no env state (%s workers): new episodes start", env.backend)
             backend.load_state_dict(ckpt["backend"])
             windows.load_state_dict(ckpt["windows"])
             checkpointed = ckpt["window_id"]
             logger.info("resuming from %s at env step %d", ckpt_path.name, windows.env_steps)
-    writer.running()
+    writer.running(vector_backend=env.backend, num_workers=env.workers, **backend.run_info())
     logger.info(
         "training %s: backend %s, %d envs, %d env steps in windows of %d",
         paths.run_id,
@@ -280,12 +289,21 @@ def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: b
     )
 
     def emit(record: dict[str, Any]) -> None:
-        nonlocal checkpointed
+        """Write a closed window; every checkpoint_every_windows windows and at the last one,
+        evaluate (eval time is left out of the windows' sps) and checkpoint with it."""
+        nonlocal checkpointed, last
         record.update(backend.window_fields())
         window_id = record["window_id"]
         if window_id <= replay_through:
             return
-        due = record["window_complete"] and (window_id + 1) % config.checkpoint_every_windows == 0
+        due = record["window_complete"] and (
+            (window_id + 1) % config.checkpoint_every_windows == 0
+            or record["env_steps_end"] == config.total_env_steps
+        )
+        if due:
+            eval_start = time.perf_counter()
+            record.update(backend.evaluate())
+            last += time.perf_counter() - eval_start
         writer.window(record, windows, state() if due else None)
         if due:
             checkpointed = window_id
@@ -293,15 +311,15 @@ def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: b
     last = time.perf_counter()
     while windows.env_steps < config.total_env_steps and stop.signum is None:
         actions = backend.act(env.observations, env.action_mask)
-        _, rewards, terminals, truncations, infos = env.step(actions)
-        backend.after_step(rewards, terminals, truncations)
+        finished = env.step(actions)
+        backend.after_step(env)
         n = min(config.num_envs, config.total_env_steps - windows.env_steps)
         now = time.perf_counter()
         closed = windows.add_step(
-            rewards[:n],
+            env.rewards[:n],
             env.step_ticks[:n],
             env.invalid_actions[:n],
-            infos[0]["finished"] if infos else NO_ENVS,
+            finished,
             env.episode_stats,
             now - last,
         )

@@ -1,0 +1,195 @@
+"""The puffer_ppo backend: GAE, masking, learning on a bandit, and whole runs (run dir,
+determinism, resume, checkpoints, evaluation)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from trainer.checkpoint import load_checkpoint
+from trainer.config import TrainConfig
+from trainer.env import N_ACTIONS, OBS_DIM
+from trainer.evaluate import main as evaluate_main
+from trainer.policy import Policy, entropy, load_policy, log_probs, sample
+from trainer.ppo import EVAL_FIELDS, UPDATE_FIELDS, PPOBackend, compute_gae
+from trainer.rundir import RunPaths, RunStatus, read_metadata
+
+# 500-step windows over 8 envs x 24-step rollouts (192 env steps): checkpoints fall mid-rollout.
+TINY = [
+    "--trainer-backend", "puffer_ppo", "--num-envs", "8", "--env-time-max", "60", "--wandb-mode", "disabled",
+    "--window-env-steps", "500", "--ppo-rollout-steps", "24", "--ppo-num-minibatches", "2",
+    "--ppo-update-epochs", "2", "--ppo-hidden-sizes", "32", "32", "--checkpoint-every-windows", "2",
+]  # fmt: skip
+
+
+def run_trainer(run_root: Path, *argv: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "trainer", "--run-root", str(run_root), *argv]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+
+
+def windows_of(paths: RunPaths) -> list[dict]:
+    return [json.loads(line) for line in paths.windows.read_bytes().splitlines()]
+
+
+def without_timing(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in ("sps", "elapsed_s", "time")} for r in records]
+
+
+def test_gae_matches_a_hand_computed_rollout_with_a_terminal_and_a_truncation():
+    # env 0 ends by a terminal at t=1; env 1 is truncated at t=0 with V(final obs) = 4.
+    rewards = torch.tensor([[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]])
+    values = torch.tensor([[0.5, 1.0], [1.0, 1.0], [1.5, 1.0]])
+    terminals = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+    truncations = torch.tensor([[0.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+    final_values = torch.tensor([[0.0, 4.0], [0.0, 0.0], [0.0, 0.0]])
+    next_value = torch.tensor([2.0, 0.0])
+    advantages = compute_gae(rewards, values, terminals, truncations, final_values, next_value, 0.9, 0.5)
+    # env 0: t2: 3 + .9*2 - 1.5 = 3.3; t1 (terminal): 2 - 1 = 1; t0: (1 + .9*1 - .5) + .45*1 = 1.85
+    # env 1: t2: 1 - 1 = 0; t1: 1 + .9 - 1 = .9; t0 (truncated): 1 + .9*4 - 1 = 3.6, nothing flows back
+    expected = torch.tensor([[1.85, 3.6], [1.0, 0.9], [3.3, 0.0]])
+    torch.testing.assert_close(advantages, expected)
+
+
+def test_masked_actions_are_never_sampled_and_add_nothing_to_log_probs_or_entropy():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(512, N_ACTIONS, generator=generator) * 5
+    mask = torch.rand(512, N_ACTIONS, generator=generator) < 0.1
+    mask[:, 8] = True  # wide scan is always valid
+    masked = logits.masked_fill(~mask, -torch.inf).requires_grad_()
+    for _ in range(20):
+        actions = sample(masked, generator)
+        assert mask[torch.arange(512), actions].all()
+    logp = log_probs(masked)
+    assert torch.isneginf(logp[~mask]).all() and torch.isfinite(logp[mask]).all()
+    ent = entropy(logp)
+    ent.sum().backward()
+    assert torch.isfinite(ent).all() and torch.isfinite(masked.grad).all()
+    single = mask.sum(1) == 1
+    assert torch.equal(ent[single], torch.zeros(int(single.sum())))
+
+
+class Bandit:
+    """A one-step game over the PPO backend's interface: the reward is 1 for the action the
+    observation points at (among 4 valid ones), 0 otherwise; every step ends an episode."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.rng = np.random.default_rng(0)
+        self.num_envs = num_envs
+        self.action_mask = np.zeros((num_envs, N_ACTIONS), bool)
+        self.action_mask[:, :4] = True
+        self.terminals = np.ones(num_envs, bool)
+        self.truncations = np.zeros(num_envs, bool)
+        self.final_observations = np.zeros((num_envs, OBS_DIM), np.float32)
+        self.rewards = np.zeros(num_envs, np.float32)
+        self._new_targets()
+
+    def _new_targets(self) -> None:
+        self.targets = self.rng.integers(0, 4, self.num_envs)
+        self.observations = np.zeros((self.num_envs, OBS_DIM), np.float32)
+        self.observations[np.arange(self.num_envs), self.targets] = 1.0
+
+    def step(self, actions: np.ndarray) -> None:
+        self.rewards = (actions == self.targets).astype(np.float32)
+        self._new_targets()
+
+
+def test_ppo_learns_a_bandit_its_loss_falls_and_its_reward_rises():
+    config = TrainConfig(
+        trainer_backend="puffer_ppo", num_envs=64, total_env_steps=64 * 16 * 30, ppo_rollout_steps=16,
+        ppo_hidden_sizes=[32], ppo_learning_rate=3e-3, ppo_normalize_reward=False,
+    )  # fmt: skip
+    env = Bandit(config.num_envs)
+    backend = PPOBackend(config, env)
+    mean_rewards, value_losses = [], []
+    for _ in range(30):
+        rewards = []
+        for _ in range(config.ppo_rollout_steps):
+            env.step(backend.act(env.observations, env.action_mask))
+            backend.after_step(env)
+            rewards.append(env.rewards.mean())
+        mean_rewards.append(float(np.mean(rewards)))
+        value_losses.append(backend.window_fields()["value_loss"])
+    # Cross-entropy of the policy against the right answer, on fresh observations.
+    probe = Bandit(256)
+    logits, _ = backend.policy(torch.from_numpy(probe.observations), torch.from_numpy(probe.action_mask))
+    cross_entropy = -log_probs(logits)[torch.arange(256), torch.from_numpy(probe.targets)].mean().item()
+    assert mean_rewards[0] < 0.4 and np.mean(mean_rewards[-3:]) > 0.9, mean_rewards
+    assert cross_entropy < 0.5 < np.log(4)
+    assert np.mean(value_losses[-3:]) < value_losses[0] / 2, value_losses
+
+
+def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_path, capsys):
+    proc = run_trainer(
+        tmp_path, "--run-id", "ppo", *TINY, "--total-env-steps", "2000", "--eval-episodes", "4"
+    )
+    assert proc.returncode == 0, proc.stderr
+    paths = RunPaths.of(tmp_path, "ppo")
+    meta = read_metadata(paths)
+    assert meta.status == RunStatus.completed and meta.env_steps_total == 2000
+    extra = meta.model_extra
+    assert (extra["device"], extra["vector_backend"], extra["num_workers"]) == ("cpu", "native", 1)
+    assert extra["policy_architecture"] == "260-32-32 tanh -> 69 + 1"
+    assert extra["policy_parameters"] == sum(p.numel() for p in Policy([32, 32]).parameters())
+
+    windows = windows_of(paths)
+    assert len(windows) == 4 and sum(w["updates"] for w in windows) == 2000 // (8 * 24)
+    for w in windows:
+        assert set(UPDATE_FIELDS) | {"updates"} <= set(w)
+        assert w["invalid_action_rate"] == 0.0  # only valid actions are sampled
+    assert all(w["policy_loss"] is not None for w in windows)
+    # Checkpoints (every 2 windows) carry the evaluation.
+    assert [set(EVAL_FIELDS) <= set(w) for w in windows] == [False, True, False, True]
+    assert 0.0 <= windows[-1]["eval_survival_rate"] <= 1.0
+
+    ckpt_path = paths.checkpoint(3)
+    raw = torch.load(ckpt_path, weights_only=True)
+    assert {"policy", "optimizer", "generator", "reward_scaler", "updates", "rollout"} <= set(raw["backend"])
+    assert raw["env_steps_total"] >= 2000 and raw["trainer_backend"] == "puffer_ppo"
+    policy = load_policy(load_checkpoint(ckpt_path))
+    assert policy.hidden_sizes == [32, 32]
+
+    assert evaluate_main(["--checkpoint", str(ckpt_path), "--episodes", "3", "--time-max", "60"]) == 0
+    out = capsys.readouterr().out
+    assert f"policy: {ckpt_path}  episodes: 3" in out and "net_profit" in out and "actions:" in out
+
+
+def test_same_seed_gives_identical_windows_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    assert run_trainer(tmp_path, "--run-id", "whole", *TINY, "--total-env-steps", "2500").returncode == 0
+    assert run_trainer(tmp_path, "--run-id", "again", *TINY, "--total-env-steps", "2500").returncode == 0
+    whole = without_timing(windows_of(RunPaths.of(tmp_path, "whole")))
+    assert len(whole) == 5 and sum(w["updates"] for w in whole) == 2500 // (8 * 24)
+    assert without_timing(windows_of(RunPaths.of(tmp_path, "again"))) == whole
+
+    # A run killed after window 2 (its last checkpoint: window 1, mid-rollout) and resumed.
+    shutil.copytree(tmp_path / "whole", tmp_path / "killed")
+    killed = RunPaths.of(tmp_path, "killed")
+    killed.windows.write_bytes(b"".join(killed.windows.read_bytes().splitlines(keepends=True)[:3]))
+    for window_id in (3, 4):
+        killed.checkpoint(window_id).unlink()
+    proc = run_trainer(tmp_path, "--resume", str(killed.root))
+    assert proc.returncode == 0, proc.stderr
+    assert without_timing(windows_of(killed)) == whole
+
+
+@pytest.mark.parametrize("vector_backend", ["serial", "multiprocessing"])
+def test_a_ppo_run_under_worker_backends_completes(tmp_path, vector_backend):
+    proc = run_trainer(
+        tmp_path, "--run-id", "w", *TINY, "--total-env-steps", "1000",
+        "--ppo-vector-backend", vector_backend, "--ppo-num-workers", "2",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    meta = read_metadata(RunPaths.of(tmp_path, "w"))
+    assert (meta.model_extra["vector_backend"], meta.model_extra["num_workers"]) == (vector_backend, 2)
+    assert meta.episodes_total > 0
+
+
+def test_the_readme_explains_every_ppo_window_field():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## PPO\n", 1)[1].split("\n## ", 1)[0]
+    for name in [*UPDATE_FIELDS, "updates", *EVAL_FIELDS]:
+        assert f"`{name}`" in section, name

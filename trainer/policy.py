@@ -1,0 +1,102 @@
+"""The PPO policy: an MLP over the 260 observations with an actor head over the 69 actions and a
+critic head, and the masked categorical distribution it samples from.
+
+Shared by the PPO backend (trainer.ppo), checkpoints and `python -m trainer.evaluate --checkpoint`.
+Invalid actions get a logit of -inf before anything else sees the logits, so they are never
+sampled, carry no probability in the log-probabilities and add nothing to the entropy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainer.env import N_ACTIONS, OBS_DIM, ProspectorEnv
+
+
+class Policy(nn.Module):
+    """obs (260) -> tanh MLP trunk (hidden_sizes) -> actor logits (69) and critic value (1)."""
+
+    def __init__(self, hidden_sizes: Sequence[int], generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.hidden_sizes = list(hidden_sizes)
+        layers: list[nn.Module] = []
+        width = OBS_DIM
+        for size in self.hidden_sizes:
+            layers += [_orthogonal(nn.Linear(width, size), math.sqrt(2), generator), nn.Tanh()]
+            width = size
+        self.trunk = nn.Sequential(*layers)
+        # Small actor init: near-uniform over the valid actions at the start (CleanRL's 0.01).
+        self.actor = _orthogonal(nn.Linear(width, N_ACTIONS), 0.01, generator)
+        self.critic = _orthogonal(nn.Linear(width, 1), 1.0, generator)
+
+    def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masked logits (invalid actions at -inf) and values (batch,)."""
+        hidden = self.trunk(obs)
+        logits = self.actor(hidden).masked_fill(~mask, -math.inf)
+        return logits, self.critic(hidden).squeeze(-1)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's values (batch,) alone."""
+        return self.critic(self.trunk(obs)).squeeze(-1)
+
+    def describe(self) -> str:
+        """The architecture in one line, e.g. `260-128-128 tanh -> 69 + 1`."""
+        return "-".join(map(str, [OBS_DIM, *self.hidden_sizes])) + f" tanh -> {N_ACTIONS} + 1"
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def _orthogonal(layer: nn.Linear, gain: float, generator: torch.Generator | None) -> nn.Linear:
+    nn.init.orthogonal_(layer.weight, gain, generator=generator)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def log_probs(logits: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities of masked logits (-inf stays -inf for invalid actions)."""
+    return torch.log_softmax(logits, dim=-1)
+
+
+def sample(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One action per row drawn from the masked categorical (Gumbel-max: -inf never wins)."""
+    # u in [1e-20, 1) keeps the Gumbel noise finite, so -inf + noise stays -inf.
+    uniform = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_min(1e-20)
+    return torch.argmax(logits - torch.log(-torch.log(uniform)), dim=-1)
+
+
+def entropy(logp: torch.Tensor) -> torch.Tensor:
+    """Entropy per row of a masked categorical given its log-probabilities. Masked actions
+    (probability 0, log-probability -inf) contribute exactly 0, and so does their gradient
+    (0 * -inf would be nan in both)."""
+    finite_logp = torch.where(torch.isfinite(logp), logp, 0.0)
+    return -(logp.exp() * finite_logp).sum(-1)
+
+
+def load_policy(checkpoint: dict[str, Any]) -> Policy:
+    """The policy of a PPO checkpoint (as read by trainer.checkpoint.load_checkpoint)."""
+    if checkpoint["trainer_backend"] != "puffer_ppo":
+        raise ValueError(f"not a PPO checkpoint (trainer_backend {checkpoint['trainer_backend']!r})")
+    policy = Policy(checkpoint["config"]["ppo_hidden_sizes"])
+    weights = {k: torch.as_tensor(v) for k, v in checkpoint["backend"]["policy"].items()}
+    policy.load_state_dict(weights)
+    return policy.eval()
+
+
+def deterministic_act(policy: Policy, device: str = "cpu") -> Callable[[ProspectorEnv], np.ndarray]:
+    """An act function for trainer.evaluate: the most probable valid action of each env."""
+
+    @torch.no_grad()
+    def act(env: ProspectorEnv) -> np.ndarray:
+        obs = torch.as_tensor(env.observations[:, :OBS_DIM], device=device)
+        mask = torch.as_tensor(env.action_mask, device=device)
+        logits, _ = policy(obs, mask)
+        return logits.argmax(-1).cpu().numpy().astype(np.int32)
+
+    return act

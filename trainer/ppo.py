@@ -1,0 +1,354 @@
+"""PPO (clipped surrogate, GAE) in plain torch: the `puffer_ppo` backend.
+
+Read top to bottom: the reward scaler, GAE, then the backend. The training loop (trainer.train)
+steps the vector env and calls, per batch step,
+
+    actions = backend.act(obs, mask)    policy forward, masked sample; obs/mask/action/log-prob/value stored
+    env.step(actions)
+    backend.after_step(env)             reward, episode ends and truncation bootstraps stored;
+                                        after ppo_rollout_steps steps: GAE and the update epochs
+
+so one rollout is `ppo_rollout_steps x num_envs` transitions in preallocated (steps, envs)
+buffers. The env resets a finished episode inside its step: the observation after a step is
+the next episode's first, and the transition of that step is marked done, so nothing ever
+links two episodes. At a truncation (time limit) the value of the episode's final observation
+is bootstrapped; at a terminal (destroyed, stranded, cash-out) it is not.
+
+The env's rewards are the task (spec 1.7) and are never changed; for learning they are divided
+by a running standard deviation of the discounted return (`ppo_normalize_reward`), as gym's
+NormalizeReward does, and clipped at `ppo_reward_clip`.
+
+Every random draw (weight init, action sampling, minibatch order) comes from the backend's
+own torch generator, seeded from the run's seed and saved in checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import torch
+
+from trainer.checkpoint import to_torch
+from trainer.config import TrainConfig
+from trainer.env import N_ACTIONS, OBS_DIM
+from trainer.evaluate import run_episodes
+from trainer.logs import logger
+from trainer.policy import Policy, deterministic_act, entropy, log_probs, sample
+from trainer.vector import VectorEnv
+
+# The window-record fields of the PPO backend, each the mean over the updates in the window.
+UPDATE_FIELDS: dict[str, str] = {
+    "policy_loss": "clipped surrogate loss (lower is better), mean over all minibatches of the update",
+    "value_loss": "critic loss: 0.5 x squared error to the GAE returns (scaled reward units), "
+    "clipped around the old values when ppo_clip_vloss",
+    "entropy": "mean entropy of the masked action distribution (nats)",
+    "approx_kl": "estimate of KL(old || new), mean over minibatches ((ratio - 1) - log ratio)",
+    "clip_fraction": "fraction of samples whose probability ratio left [1 - clip, 1 + clip]",
+    "explained_variance": "1 - Var(returns - values) / Var(returns) of the rollout (1: perfect critic)",
+    "learning_rate": "Adam learning rate of the update (annealed linearly when ppo_anneal_lr)",
+}
+# Evaluation fields, added to the window records that carry a checkpoint (eval_episodes > 0).
+EVAL_FIELDS: dict[str, str] = {
+    "eval_return_mean": "mean return of the deterministic policy on eval_episodes held-out episodes",
+    "eval_net_profit_mean": "mean net profit (credits) of those episodes",
+    "eval_survival_rate": "fraction of those episodes the ship survived",
+    "eval_length_mean": "mean length of those episodes in env steps",
+}
+
+
+class RewardScaler:
+    """Divides rewards by the running std of each env's discounted return (reset at episode
+    ends), then clips them; the mean is not subtracted, so the sign of every reward is kept."""
+
+    def __init__(self, num_envs: int, gamma: float, clip: float) -> None:
+        self.gamma = gamma
+        self.clip = clip
+        self.returns = np.zeros(num_envs)
+        self.mean = 0.0
+        self.var = 1.0
+        self.count = 1e-4
+
+    def __call__(self, rewards: np.ndarray, done: np.ndarray) -> np.ndarray:
+        self.returns = self.returns * self.gamma + rewards
+        self._observe(self.returns)
+        self.returns[done] = 0.0
+        return np.clip(rewards / math.sqrt(self.var + 1e-8), -self.clip, self.clip)
+
+    def _observe(self, batch: np.ndarray) -> None:
+        """Chan et al.'s parallel update of the running mean and variance."""
+        n, mean, var = len(batch), float(batch.mean()), float(batch.var())
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.var = (self.var * self.count + var * n + delta**2 * self.count * n / total) / total
+        self.count = total
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"returns": self.returns.copy(), "mean": self.mean, "var": self.var, "count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.returns[:] = state["returns"]
+        self.mean, self.var, self.count = float(state["mean"]), float(state["var"]), float(state["count"])
+
+
+def compute_gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    terminals: torch.Tensor,
+    truncations: torch.Tensor,
+    final_values: torch.Tensor,
+    next_value: torch.Tensor,
+    gamma: float,
+    gae_lambda: float,
+) -> torch.Tensor:
+    """Generalised advantage estimates (steps, envs) of one rollout.
+
+    `values[t]` is V(s_t); `next_value` V of the observation after the last step. When an
+    episode ends at step t, the bootstrap is V(final observation) (`final_values[t]`) for a
+    truncation and 0 for a terminal, and no advantage flows back across the reset.
+    """
+    advantages = torch.zeros_like(rewards)
+    last_gae = torch.zeros_like(next_value)
+    for t in reversed(range(rewards.shape[0])):
+        following = next_value if t == rewards.shape[0] - 1 else values[t + 1]
+        ended = torch.maximum(terminals[t], truncations[t])
+        bootstrap = torch.where(truncations[t] > 0, final_values[t], (1.0 - ended) * following)
+        delta = rewards[t] + gamma * bootstrap - values[t]
+        last_gae = delta + gamma * gae_lambda * (1.0 - ended) * last_gae
+        advantages[t] = last_gae
+    return advantages
+
+
+def resolve_device(requested: str) -> torch.device:
+    """`cuda` when asked for and available, else `cpu` (with a warning if cuda was asked for)."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        logger.warning("device cuda requested but not available: training on cpu")
+        return torch.device("cpu")
+    return torch.device(requested)
+
+
+class PPOBackend:
+    """The `puffer_ppo` backend: acts with the policy, stores rollouts, updates with PPO."""
+
+    def __init__(self, config: TrainConfig, env: VectorEnv) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        init_generator = torch.Generator().manual_seed(config.seed)
+        self.policy = Policy(config.ppo_hidden_sizes, init_generator).to(self.device)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.ppo_learning_rate, eps=1e-5)
+        self.reward_scaler = (
+            RewardScaler(config.num_envs, config.ppo_gamma, config.ppo_reward_clip)
+            if config.ppo_normalize_reward
+            else None
+        )
+        steps, envs = config.ppo_rollout_steps, config.num_envs
+        self.batch_size = steps * envs
+        self.total_updates = max(1, config.total_env_steps // self.batch_size)
+
+        def buffer(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+            return torch.zeros((steps, envs, *shape), dtype=dtype, device=self.device)
+
+        self.rollout: dict[str, torch.Tensor] = {
+            "obs": buffer(OBS_DIM),
+            "masks": buffer(N_ACTIONS, dtype=torch.bool),
+            "actions": buffer(dtype=torch.int64),
+            "logprobs": buffer(),
+            "values": buffer(),
+            "rewards": buffer(),
+            "terminals": buffer(),
+            "truncations": buffer(),
+            "final_values": buffer(),
+        }
+        self.step = 0  # the rollout's next free row
+        self.updates = 0
+        self._update_stats: list[dict[str, float]] = []  # updates not yet reported in a window
+
+    # ---- rollout -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def act(self, observations: np.ndarray, action_mask: np.ndarray) -> np.ndarray:
+        """Sample valid actions and store this step's observation, mask, action, log-prob, value."""
+        t, buf = self.step, self.rollout
+        buf["obs"][t].copy_(torch.from_numpy(observations))
+        buf["masks"][t].copy_(torch.from_numpy(action_mask))
+        logits, values = self.policy(buf["obs"][t], buf["masks"][t])
+        actions = sample(logits, self.generator)
+        buf["actions"][t] = actions
+        buf["logprobs"][t] = log_probs(logits).gather(1, actions[:, None]).squeeze(1)
+        buf["values"][t] = values
+        return actions.cpu().numpy().astype(np.int32)
+
+    def after_step(self, env: VectorEnv) -> None:
+        """Store the step's rewards and episode ends; update when the rollout is full."""
+        t, buf = self.step, self.rollout
+        done = env.terminals | env.truncations
+        rewards = env.rewards if self.reward_scaler is None else self.reward_scaler(env.rewards, done)
+        buf["rewards"][t].copy_(torch.from_numpy(np.asarray(rewards, dtype=np.float32)))
+        buf["terminals"][t].copy_(torch.from_numpy(env.terminals))
+        buf["truncations"][t].copy_(torch.from_numpy(env.truncations))
+        buf["final_values"][t].zero_()
+        with torch.no_grad():
+            truncated = np.flatnonzero(env.truncations)
+            if truncated.size:
+                final_obs = torch.from_numpy(env.final_observations[truncated, :OBS_DIM]).to(self.device)
+                buf["final_values"][t, torch.from_numpy(truncated).to(self.device)] = self.policy.value(final_obs)
+            self.step += 1
+            if self.step < self.config.ppo_rollout_steps:
+                return
+            next_value = self.policy.value(torch.from_numpy(env.observations).to(self.device))
+        self._update(next_value)
+        self.step = 0
+
+    # ---- update --------------------------------------------------------------------------
+
+    def _update(self, next_value: torch.Tensor) -> None:
+        """GAE over the full rollout, then ppo_update_epochs passes of minibatch PPO."""
+        c, buf = self.config, self.rollout
+        advantages = compute_gae(
+            buf["rewards"],
+            buf["values"],
+            buf["terminals"],
+            buf["truncations"],
+            buf["final_values"],
+            next_value,
+            c.ppo_gamma,
+            c.ppo_gae_lambda,
+        )
+        returns = advantages + buf["values"]
+        b_obs = buf["obs"].reshape(-1, OBS_DIM)
+        b_masks = buf["masks"].reshape(-1, N_ACTIONS)
+        b_actions = buf["actions"].reshape(-1)
+        b_logprobs = buf["logprobs"].reshape(-1)
+        b_values = buf["values"].reshape(-1)
+        b_advantages = advantages.reshape(-1)
+        b_returns = returns.reshape(-1)
+
+        fraction_left = max(0.0, 1.0 - self.updates / self.total_updates)
+        lr = c.ppo_learning_rate * (fraction_left if c.ppo_anneal_lr else 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+        minibatch = max(1, self.batch_size // c.ppo_num_minibatches)
+        sums: dict[str, float] = defaultdict(float)
+        minibatches = 0
+        for _ in range(c.ppo_update_epochs):
+            order = torch.randperm(self.batch_size, generator=self.generator, device=self.device)
+            epoch_kl, epoch_minibatches = 0.0, 0
+            for start in range(0, self.batch_size, minibatch):
+                idx = order[start : start + minibatch]
+                logits, new_values = self.policy(b_obs[idx], b_masks[idx])
+                logp = log_probs(logits)
+                new_logprobs = logp.gather(1, b_actions[idx, None]).squeeze(1)
+                log_ratio = new_logprobs - b_logprobs[idx]
+                ratio = log_ratio.exp()
+
+                mb_adv = b_advantages[idx]
+                if c.ppo_norm_adv and len(idx) > 1:
+                    mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+                policy_loss = torch.max(
+                    -mb_adv * ratio, -mb_adv * ratio.clamp(1 - c.ppo_clip_coef, 1 + c.ppo_clip_coef)
+                ).mean()
+
+                value_error = (new_values - b_returns[idx]) ** 2
+                if c.ppo_clip_vloss:
+                    clipped = b_values[idx] + (new_values - b_values[idx]).clamp(-c.ppo_clip_coef, c.ppo_clip_coef)
+                    value_error = torch.max(value_error, (clipped - b_returns[idx]) ** 2)
+                value_loss = 0.5 * value_error.mean()
+                mean_entropy = entropy(logp).mean()
+
+                loss = policy_loss - c.ppo_ent_coef * mean_entropy + c.ppo_vf_coef * value_loss
+                self.optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.ppo_max_grad_norm)
+                self.optimizer.step()
+
+                with torch.no_grad():
+                    approx_kl = ((ratio - 1) - log_ratio).mean().item()
+                    sums["clip_fraction"] += ((ratio - 1).abs() > c.ppo_clip_coef).float().mean().item()
+                sums["policy_loss"] += policy_loss.item()
+                sums["value_loss"] += value_loss.item()
+                sums["entropy"] += mean_entropy.item()
+                sums["approx_kl"] += approx_kl
+                epoch_kl += approx_kl
+                epoch_minibatches += 1
+                minibatches += 1
+            if c.ppo_target_kl > 0 and epoch_kl / epoch_minibatches > c.ppo_target_kl:
+                break  # early stop: the policy moved too far from the one that collected the data
+
+        stats = {name: total / minibatches for name, total in sums.items()}
+        var_returns = b_returns.var().item()
+        stats["explained_variance"] = (
+            math.nan if var_returns == 0 else 1.0 - (b_returns - b_values).var().item() / var_returns
+        )
+        stats["learning_rate"] = lr
+        self._update_stats.append(stats)
+        self.updates += 1
+
+    # ---- the Backend seam: window fields, evaluation, run info, checkpoints --------------
+
+    def window_fields(self) -> dict[str, Any]:
+        """The UPDATE_FIELDS averaged over the updates since the last window, and `updates`."""
+        done, self._update_stats = self._update_stats, []
+        fields: dict[str, Any] = {
+            name: (_finite_mean([s[name] for s in done]) if done else None) for name in UPDATE_FIELDS
+        }
+        fields["updates"] = len(done)
+        return fields
+
+    def evaluate(self) -> dict[str, Any]:
+        """EVAL_FIELDS of the deterministic policy on eval_episodes held-out seeds ({} if 0)."""
+        c = self.config
+        if c.eval_episodes == 0:
+            return {}
+        act = deterministic_act(self.policy, str(self.device))
+        result = run_episodes(lambda n: act, c.eval_episodes, c.eval_seed, c.env_time_max)
+        return {
+            "eval_return_mean": float(result.column("return").mean()),
+            "eval_net_profit_mean": float(result.column("net_profit").mean()),
+            "eval_survival_rate": float(result.column("survival").mean()),
+            "eval_length_mean": float(result.column("length").mean()),
+        }
+
+    def run_info(self) -> dict[str, Any]:
+        """What run_metadata.json records about the learner."""
+        return {
+            "device": str(self.device),
+            "policy_architecture": self.policy.describe(),
+            "policy_parameters": self.policy.parameter_count(),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Policy, optimizer, RNG, reward scaler, counters and the rollout collected so far."""
+        return {
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "reward_scaler": {} if self.reward_scaler is None else self.reward_scaler.state_dict(),
+            "updates": self.updates,
+            "rollout_step": self.step,
+            "rollout": {name: buf[: self.step].cpu() for name, buf in self.rollout.items()},
+            "update_stats": list(self._update_stats),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore state_dict() (as loaded by trainer.checkpoint: tensors may be numpy arrays)."""
+        state = to_torch(state)
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        if self.reward_scaler is not None:
+            self.reward_scaler.load_state_dict(state["reward_scaler"])
+        self.updates = int(state["updates"])
+        self.step = int(state["rollout_step"])
+        for name, buf in self.rollout.items():
+            buf[: self.step] = state["rollout"][name]
+        self._update_stats = [{k: float(v) for k, v in s.items()} for s in state["update_stats"]]
+
+
+def _finite_mean(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else None

@@ -84,8 +84,7 @@ def load_policy(checkpoint: dict[str, Any]) -> Policy:
     if checkpoint["trainer_backend"] != "puffer_ppo":
         raise ValueError(f"not a PPO checkpoint (trainer_backend {checkpoint['trainer_backend']!r})")
     policy = Policy(checkpoint["config"]["ppo_hidden_sizes"])
-    weights = {k: torch.as_tensor(v) for k, v in checkpoint["backend"]["policy"].items()}
-    policy.load_state_dict(weights)
+    policy.load_state_dict(checkpoint["backend"]["policy"])
     return policy.eval()
 
 

@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainer.checkpoint import to_torch
 from trainer.config import TrainConfig
 from trainer.env import N_ACTIONS, OBS_DIM
 from trainer.evaluate import run_episodes
@@ -335,8 +334,7 @@ class PPOBackend:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore state_dict() (as loaded by trainer.checkpoint: tensors may be numpy arrays)."""
-        state = to_torch(state)
+        """Restore state_dict() (as loaded by trainer.checkpoint.load_checkpoint)."""
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])

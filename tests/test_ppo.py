@@ -155,7 +155,7 @@ def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_
 
     assert evaluate_main(["--checkpoint", str(ckpt_path), "--episodes", "3", "--time-max", "60"]) == 0
     out = capsys.readouterr().out
-    assert f"policy: {ckpt_path}  episodes: 3" in out and "net_profit" in out and "actions:" in out
+    assert f"policy: {ckpt_path} (sample)  episodes: 3" in out and "net_profit" in out and "actions:" in out
 
 
 def test_same_seed_gives_identical_windows_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path):

@@ -16,6 +16,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo,
 
 TrainerBackend = Literal["random", "puffer_ppo"]
 WandbMode = Literal["disabled", "offline", "online"]
+EnvReward = Literal["original", "profit"]
+EvalMode = Literal["sample", "argmax"]
 VectorBackend = Literal["native", "serial", "multiprocessing"]
 Device = Literal["cpu", "cuda"]
 
@@ -43,6 +45,18 @@ class TrainConfig(BaseModel):
     )
     seed: int = Field(0, ge=0, lt=2**31, description="Training seed: env worlds, actions and weights.")
     env_time_max: int = Field(20_000, gt=0, description="Episode budget in game ticks.")
+    env_reward: EnvReward = Field(
+        "profit",
+        description="Reward profile: profit (net profit in thousands of credits, cargo-value shaping, "
+        "death loses the banked credits) or original (spec 1.7, which makes quitting at once optimal).",
+    )
+    env_reward_shaping: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="profit profile: weight k of the potential k x cargo market value / 1000 (0 = no shaping); "
+        "its discount is ppo_gamma (per tick with ppo_gamma_per_tick), so the optimal policy is unchanged.",
+    )
     num_envs: int = Field(
         256,
         gt=0,
@@ -58,7 +72,12 @@ class TrainConfig(BaseModel):
         0,
         ge=0,
         le=10_000,
-        description="PPO: held-out episodes played by the deterministic policy at each checkpoint (0 = off).",
+        description="PPO: held-out episodes the policy plays at each checkpoint (0 = off).",
+    )
+    eval_mode: EvalMode = Field(
+        "sample",
+        description="How the evaluated policy acts: sample from its distribution, or argmax (which can loop "
+        "among equivalent actions).",
     )
     eval_seed: int = Field(
         12345, ge=0, lt=2**63, description="Seed of the held-out evaluation episodes (trainer.evaluate's default)."
@@ -75,7 +94,15 @@ class TrainConfig(BaseModel):
     ppo_update_epochs: int = Field(4, gt=0, description="Passes over each rollout batch.")
     ppo_learning_rate: float = Field(2.5e-4, gt=0, description="Adam learning rate.")
     ppo_gamma: float = Field(
-        0.995, gt=0, le=1, description="Discount factor per env step (horizon ~200 steps: greedy episodes last ~600)."
+        0.995, gt=0, le=1, description="Discount factor per env step (per tick with ppo_gamma_per_tick)."
+    )
+    ppo_gamma_per_tick: bool = Field(
+        False, description="Discount by gamma**dt for an action that costs dt ticks, instead of gamma per decision."
+    )
+    ppo_bootstrap_time_limit: bool = Field(
+        False,
+        description="Bootstrap the value at the episode's time limit as a truncation. Off (default): the time "
+        "limit is part of the game (time remaining is observed), so it ends the return like any ending.",
     )
     ppo_gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda.")
     ppo_clip_coef: float = Field(0.2, gt=0, description="PPO surrogate clipping coefficient.")
@@ -94,7 +121,11 @@ class TrainConfig(BaseModel):
     ppo_normalize_reward: bool = Field(
         True, description="Divide rewards by the running std of the discounted return (for learning only)."
     )
-    ppo_reward_clip: float = Field(10.0, gt=0, description="Clip scaled rewards to [-clip, clip].")
+    ppo_reward_clip: float = Field(
+        0.0,
+        ge=0,
+        description="Clip scaled rewards to [-clip, clip]; 0 = no clip (default: a clip cuts the death penalty).",
+    )
 
     @field_validator("window_env_steps")
     @classmethod
@@ -110,6 +141,15 @@ class TrainConfig(BaseModel):
         if any(width < 1 or width > 65_536 for width in value):
             raise ValueError(f"hidden sizes must be in 1..65536, got {value}")
         return value
+
+    def reward_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of the env's `RewardSpec` for this run."""
+        return {
+            "profile": self.env_reward,
+            "gamma": self.ppo_gamma,
+            "per_tick": self.ppo_gamma_per_tick,
+            "shaping": self.env_reward_shaping,
+        }
 
     @classmethod
     def field_names(cls) -> list[str]:

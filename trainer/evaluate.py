@@ -1,5 +1,6 @@
-"""Evaluate a policy on held-out episodes: `python -m trainer.evaluate --policy greedy`, or a
-PPO checkpoint's deterministic policy: `--checkpoint runs/<id>/checkpoints/ckpt_<N>.pt`.
+"""Evaluate a policy on held-out episodes: `python -m trainer.evaluate --policy prospector`, or
+a PPO checkpoint's policy: `--checkpoint runs/<id>/checkpoints/ckpt_<N>.pt` (sampled from its
+distribution by default, `--eval-mode argmax` for its most probable actions).
 
 Seed rule: every episode seed is a 64-bit integer. Training episodes use seeds below 2**63
 (derived from the run's seed and the env index); evaluation episodes use seeds with the top
@@ -18,7 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.env import ACTION_FAMILIES, EPISODE_STATS, N_ACTIONS, GreedyPolicy, ProspectorEnv, RandomValidPolicy
+from trainer.env import (
+    ACTION_FAMILIES,
+    EPISODE_STATS,
+    N_ACTIONS,
+    GreedyPolicy,
+    ProspectorEnv,
+    ProspectorPolicy,
+    RandomValidPolicy,
+    RewardSpec,
+)
+from trainer.env.rules import REWARD_PROFILES
 from trainer.env.rng import derive_seed
 from trainer.env.rules import TIME_MAX
 
@@ -75,18 +86,26 @@ def mean_ci95(values: np.ndarray) -> tuple[float, float]:
     return float(np.mean(values)), half
 
 
+BASELINES = ("random", "greedy", "prospector")
+
+
 def run_episodes(
-    make_act: Callable[[int], ActFn], episodes: int, seed: int, time_max: int = TIME_MAX
+    make_act: Callable[[int], ActFn],
+    episodes: int,
+    seed: int,
+    time_max: int = TIME_MAX,
+    reward: RewardSpec | None = None,
 ) -> EvalResult:
-    """Play `episodes` evaluation episodes, in batches; `make_act(n)` builds the policy for a
-    batch of n envs and returns its act function."""
+    """Play `episodes` evaluation episodes, in batches, under `reward` (default: the profit
+    profile); `make_act(n)` builds the policy for a batch of n envs and returns its act
+    function."""
     start = time.perf_counter()
     seeds = evaluation_seeds(seed, episodes)
     stats = np.zeros((episodes, len(EPISODE_STATS)))
     action_counts = np.zeros(N_ACTIONS, dtype=np.int64)
     for lo in range(0, episodes, MAX_EVAL_BATCH):
         batch = seeds[lo : lo + MAX_EVAL_BATCH]
-        env = ProspectorEnv(num_envs=len(batch), time_max=time_max, autoreset=False)
+        env = ProspectorEnv(num_envs=len(batch), time_max=time_max, autoreset=False, reward=reward)
         env.start_episodes(batch)
         act = make_act(len(batch))
         done = env.state.done
@@ -99,9 +118,11 @@ def run_episodes(
 
 
 def baseline_act(policy: str, seed: int) -> Callable[[int], ActFn]:
-    """The act-function factory of a scripted baseline ('random' or 'greedy')."""
+    """The act-function factory of a scripted baseline (one of BASELINES)."""
     if policy == "greedy":
         return lambda n: GreedyPolicy(n).act
+    if policy == "prospector":
+        return lambda n: ProspectorPolicy(n).act
     if policy == "random":
 
         def make(n: int) -> ActFn:
@@ -131,17 +152,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--policy",
-        choices=["random", "greedy"],
+        choices=BASELINES,
         action="append",
-        help="baseline policy to evaluate (repeatable; default: both, unless --checkpoint is given)",
+        help="scripted baseline to evaluate (repeatable; default: all three, unless --checkpoint is given)",
     )
     parser.add_argument(
         "--checkpoint",
         type=Path,
         action="append",
         default=[],
-        help="PPO checkpoint (runs/<id>/checkpoints/ckpt_<N>.pt) whose deterministic policy to evaluate "
-        "(repeatable)",
+        help="PPO checkpoint (runs/<id>/checkpoints/ckpt_<N>.pt) whose policy to evaluate (repeatable)",
+    )
+    parser.add_argument(
+        "--eval-mode",
+        choices=["sample", "argmax"],
+        default="sample",
+        help="how a checkpoint's policy acts: sampled (default) or its most probable valid action",
+    )
+    parser.add_argument(
+        "--reward",
+        choices=REWARD_PROFILES,
+        default="profit",
+        help="reward profile whose return is reported (default profit; net profit does not depend on it)",
     )
     parser.add_argument("--episodes", type=int, default=200, help="episodes per policy (default 200)")
     parser.add_argument("--seed", type=int, default=12345, help="evaluation seed (default 12345)")
@@ -153,21 +185,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("argument --time-max: must be at least 1")
     if not 0 <= args.seed < 2**63:
         parser.error("argument --seed: must be in [0, 2**63)")
-    for policy in args.policy or ([] if args.checkpoint else ["random", "greedy"]):
-        result = run_episodes(baseline_act(policy, args.seed), args.episodes, args.seed, args.time_max)
+    reward = RewardSpec(profile=args.reward)
+    print(f"reward profile: {reward.profile}  eval seed: {args.seed}  time max: {args.time_max}", flush=True)
+    for policy in args.policy or ([] if args.checkpoint else list(BASELINES)):
+        result = run_episodes(baseline_act(policy, args.seed), args.episodes, args.seed, args.time_max, reward)
         print(format_result(policy, result), flush=True)
     for path in args.checkpoint:
-        result = run_episodes(checkpoint_act(path), args.episodes, args.seed, args.time_max)
-        print(format_result(str(path), result), flush=True)
+        make_act = checkpoint_act(path, args.eval_mode, args.seed)
+        result = run_episodes(make_act, args.episodes, args.seed, args.time_max, reward)
+        print(format_result(f"{path} ({args.eval_mode})", result), flush=True)
     return 0
 
 
-def checkpoint_act(path: Path) -> Callable[[int], ActFn]:
-    """The act-function factory of a PPO checkpoint's deterministic policy."""
+def checkpoint_act(path: Path, mode: str = "sample", seed: int = 0) -> Callable[[int], ActFn]:
+    """The act-function factory of a PPO checkpoint's policy (sampled or argmax)."""
     from trainer.checkpoint import load_checkpoint  # torch: only when a checkpoint is evaluated
-    from trainer.policy import deterministic_act, load_policy
+    from trainer.policy import load_policy, policy_act
 
-    act = deterministic_act(load_policy(load_checkpoint(path)))
+    act = policy_act(load_policy(load_checkpoint(path)), mode, seed)
     return lambda n: act
 
 

@@ -88,14 +88,22 @@ def load_policy(checkpoint: dict[str, Any]) -> Policy:
     return policy.eval()
 
 
-def deterministic_act(policy: Policy, device: str = "cpu") -> Callable[[ProspectorEnv], np.ndarray]:
-    """An act function for trainer.evaluate: the most probable valid action of each env."""
+def policy_act(
+    policy: Policy, mode: str = "sample", seed: int = 0, device: str = "cpu"
+) -> Callable[[ProspectorEnv], np.ndarray]:
+    """An act function for trainer.evaluate: each env's action sampled from the masked policy
+    (`mode="sample"`, reproducible from `seed`) or its most probable valid action ("argmax",
+    which can loop among equivalent actions)."""
+    if mode not in ("sample", "argmax"):
+        raise ValueError(f"eval mode must be 'sample' or 'argmax', got {mode!r}")
+    generator = torch.Generator(device=device).manual_seed(seed)
 
     @torch.no_grad()
     def act(env: ProspectorEnv) -> np.ndarray:
         obs = torch.as_tensor(env.observations[:, :OBS_DIM], device=device)
         mask = torch.as_tensor(env.action_mask, device=device)
         logits, _ = policy(obs, mask)
-        return logits.argmax(-1).cpu().numpy().astype(np.int32)
+        actions = logits.argmax(-1) if mode == "argmax" else sample(logits, generator)
+        return actions.cpu().numpy().astype(np.int32)
 
     return act

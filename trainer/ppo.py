@@ -11,12 +11,18 @@ steps the vector env and calls, per batch step,
 so one rollout is `ppo_rollout_steps x num_envs` transitions in preallocated (steps, envs)
 buffers. The env resets a finished episode inside its step: the observation after a step is
 the next episode's first, and the transition of that step is marked done, so nothing ever
-links two episodes. At a truncation (time limit) the value of the episode's final observation
-is bootstrapped; at a terminal (destroyed, stranded, cash-out) it is not.
+links two episodes. The time limit is part of the game (the observation shows the time
+remaining), so by default it ends the return like a terminal (destroyed, stranded, cash-out);
+with `ppo_bootstrap_time_limit` it is a truncation and the value of the episode's final
+observation is bootstrapped (Pardo et al. 2018, "Time Limits in Reinforcement Learning").
 
-The env's rewards are the task (spec 1.7) and are never changed; for learning they are divided
-by a running standard deviation of the discounted return (`ppo_normalize_reward`), as gym's
-NormalizeReward does, and clipped at `ppo_reward_clip`.
+Discount: gamma per decision, or with `ppo_gamma_per_tick` gamma**dt for an action that costs
+dt ticks (the game is a semi-MDP: a travel costs up to 8 ticks, a hold 1).
+
+The env's rewards are the task (the `env_reward` profile) and are never changed; for learning
+they are divided by a running standard deviation of the discounted return
+(`ppo_normalize_reward`), as gym's NormalizeReward does, and clipped at `ppo_reward_clip` (0 =
+no clip: a clip at 10 cut the profit profile's death penalty).
 
 Every random draw (weight init, action sampling, minibatch order) comes from the backend's
 own torch generator, seeded from the run's seed and saved in checkpoints.
@@ -32,10 +38,10 @@ import numpy as np
 import torch
 
 from trainer.config import TrainConfig
-from trainer.env import N_ACTIONS, OBS_DIM
+from trainer.env import N_ACTIONS, OBS_DIM, RewardSpec
 from trainer.evaluate import run_episodes
 from trainer.logs import logger
-from trainer.policy import Policy, deterministic_act, entropy, log_probs, sample
+from trainer.policy import Policy, entropy, log_probs, policy_act, sample
 from trainer.vector import VectorEnv
 
 # The window-record fields of the PPO backend, each the mean over the updates in the window.
@@ -51,30 +57,33 @@ UPDATE_FIELDS: dict[str, str] = {
 }
 # Evaluation fields, added to the window records that carry a checkpoint (eval_episodes > 0).
 EVAL_FIELDS: dict[str, str] = {
-    "eval_return_mean": "mean return of the deterministic policy on eval_episodes held-out episodes",
+    "eval_return_mean": "mean return of the policy (acting as eval_mode says) on eval_episodes held-out episodes",
     "eval_net_profit_mean": "mean net profit (credits) of those episodes",
     "eval_survival_rate": "fraction of those episodes the ship survived",
     "eval_length_mean": "mean length of those episodes in env steps",
+    "eval_ticks_mean": "mean length of those episodes in ticks",
 }
 
 
 class RewardScaler:
     """Divides rewards by the running std of each env's discounted return (reset at episode
-    ends), then clips them; the mean is not subtracted, so the sign of every reward is kept."""
+    ends), then clips them (clip 0 = never); the mean is not subtracted, so the sign of every
+    reward is kept."""
 
-    def __init__(self, num_envs: int, gamma: float, clip: float) -> None:
-        self.gamma = gamma
+    def __init__(self, num_envs: int, clip: float) -> None:
         self.clip = clip
         self.returns = np.zeros(num_envs)
         self.mean = 0.0
         self.var = 1.0
         self.count = 1e-4
 
-    def __call__(self, rewards: np.ndarray, done: np.ndarray) -> np.ndarray:
-        self.returns = self.returns * self.gamma + rewards
+    def __call__(self, rewards: np.ndarray, done: np.ndarray, discounts: np.ndarray | float) -> np.ndarray:
+        """Scaled rewards; `discounts` is this step's discount per env (or one for all)."""
+        self.returns = self.returns * discounts + rewards
         self._observe(self.returns)
         self.returns[done] = 0.0
-        return np.clip(rewards / math.sqrt(self.var + 1e-8), -self.clip, self.clip)
+        scaled = rewards / math.sqrt(self.var + 1e-8)
+        return np.clip(scaled, -self.clip, self.clip) if self.clip > 0 else scaled
 
     def _observe(self, batch: np.ndarray) -> None:
         """Chan et al.'s parallel update of the running mean and variance."""
@@ -100,23 +109,25 @@ def compute_gae(
     truncations: torch.Tensor,
     final_values: torch.Tensor,
     next_value: torch.Tensor,
-    gamma: float,
+    gamma: float | torch.Tensor,
     gae_lambda: float,
 ) -> torch.Tensor:
     """Generalised advantage estimates (steps, envs) of one rollout.
 
-    `values[t]` is V(s_t); `next_value` V of the observation after the last step. When an
-    episode ends at step t, the bootstrap is V(final observation) (`final_values[t]`) for a
-    truncation and 0 for a terminal, and no advantage flows back across the reset.
+    `values[t]` is V(s_t); `next_value` V of the observation after the last step; `gamma` the
+    discount, one number or one per transition (steps, envs). When an episode ends at step t,
+    the bootstrap is V(final observation) (`final_values[t]`) for a truncation and 0 for a
+    terminal, and no advantage flows back across the reset.
     """
+    discounts = torch.as_tensor(gamma, dtype=rewards.dtype, device=rewards.device).expand_as(rewards)
     advantages = torch.zeros_like(rewards)
     last_gae = torch.zeros_like(next_value)
     for t in reversed(range(rewards.shape[0])):
         following = next_value if t == rewards.shape[0] - 1 else values[t + 1]
         ended = torch.maximum(terminals[t], truncations[t])
         bootstrap = torch.where(truncations[t] > 0, final_values[t], (1.0 - ended) * following)
-        delta = rewards[t] + gamma * bootstrap - values[t]
-        last_gae = delta + gamma * gae_lambda * (1.0 - ended) * last_gae
+        delta = rewards[t] + discounts[t] * bootstrap - values[t]
+        last_gae = delta + discounts[t] * gae_lambda * (1.0 - ended) * last_gae
         advantages[t] = last_gae
     return advantages
 
@@ -140,7 +151,7 @@ class PPOBackend:
         self.policy = Policy(config.ppo_hidden_sizes, init_generator).to(self.device)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.ppo_learning_rate, eps=1e-5)
         self.reward_scaler = (
-            RewardScaler(config.num_envs, config.ppo_gamma, config.ppo_reward_clip)
+            RewardScaler(config.num_envs, config.ppo_reward_clip)
             if config.ppo_normalize_reward
             else None
         )
@@ -161,6 +172,7 @@ class PPOBackend:
             "terminals": buffer(),
             "truncations": buffer(),
             "final_values": buffer(),
+            "discounts": buffer(),
         }
         self.step = 0  # the rollout's next free row
         self.updates = 0
@@ -183,15 +195,18 @@ class PPOBackend:
 
     def after_step(self, env: VectorEnv) -> None:
         """Store the step's rewards and episode ends; update when the rollout is full."""
-        t, buf = self.step, self.rollout
+        c, t, buf = self.config, self.step, self.rollout
         done = env.terminals | env.truncations
-        rewards = env.rewards if self.reward_scaler is None else self.reward_scaler(env.rewards, done)
+        discounts = c.ppo_gamma ** env.step_ticks if c.ppo_gamma_per_tick else np.full(len(done), c.ppo_gamma)
+        rewards = env.rewards if self.reward_scaler is None else self.reward_scaler(env.rewards, done, discounts)
+        truncations = env.truncations if c.ppo_bootstrap_time_limit else np.zeros_like(done)
         buf["rewards"][t].copy_(torch.from_numpy(np.asarray(rewards, dtype=np.float32)))
-        buf["terminals"][t].copy_(torch.from_numpy(env.terminals))
-        buf["truncations"][t].copy_(torch.from_numpy(env.truncations))
+        buf["terminals"][t].copy_(torch.from_numpy(done & ~truncations))
+        buf["truncations"][t].copy_(torch.from_numpy(truncations))
+        buf["discounts"][t].copy_(torch.from_numpy(discounts.astype(np.float32)))
         buf["final_values"][t].zero_()
         with torch.no_grad():
-            truncated = np.flatnonzero(env.truncations)
+            truncated = np.flatnonzero(truncations)
             if truncated.size:
                 final_obs = torch.from_numpy(env.final_observations[truncated, :OBS_DIM]).to(self.device)
                 buf["final_values"][t, torch.from_numpy(truncated).to(self.device)] = self.policy.value(final_obs)
@@ -214,7 +229,7 @@ class PPOBackend:
             buf["truncations"],
             buf["final_values"],
             next_value,
-            c.ppo_gamma,
+            buf["discounts"],
             c.ppo_gae_lambda,
         )
         returns = advantages + buf["values"]
@@ -299,17 +314,18 @@ class PPOBackend:
         return fields
 
     def evaluate(self) -> dict[str, Any]:
-        """EVAL_FIELDS of the deterministic policy on eval_episodes held-out seeds ({} if 0)."""
+        """EVAL_FIELDS of the policy on eval_episodes held-out seeds ({} if 0)."""
         c = self.config
         if c.eval_episodes == 0:
             return {}
-        act = deterministic_act(self.policy, str(self.device))
-        result = run_episodes(lambda n: act, c.eval_episodes, c.eval_seed, c.env_time_max)
+        act = policy_act(self.policy, c.eval_mode, c.eval_seed, str(self.device))
+        result = run_episodes(lambda n: act, c.eval_episodes, c.eval_seed, c.env_time_max, RewardSpec(**c.reward_kwargs()))
         return {
             "eval_return_mean": float(result.column("return").mean()),
             "eval_net_profit_mean": float(result.column("net_profit").mean()),
             "eval_survival_rate": float(result.column("survival").mean()),
             "eval_length_mean": float(result.column("length").mean()),
+            "eval_ticks_mean": float(result.column("ticks").mean()),
         }
 
     def run_info(self) -> dict[str, Any]:

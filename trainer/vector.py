@@ -21,7 +21,7 @@ import pufferlib
 import pufferlib.vector
 
 from trainer.config import TrainConfig
-from trainer.env import EPISODE_STATS, N_ACTIONS, OBS_DIM, ProspectorEnv
+from trainer.env import EPISODE_STATS, N_ACTIONS, OBS_DIM, ProspectorEnv, RewardSpec
 
 NO_ENVS = np.empty(0, np.int64)
 
@@ -31,9 +31,15 @@ class SharedEnv(ProspectorEnv):
     and every step's info holds what the loop needs beyond the shared buffers."""
 
     def __init__(
-        self, num_envs: int, time_max: int, offset: int, buf: dict[str, np.ndarray] | None = None, seed: int = 0
+        self,
+        num_envs: int,
+        time_max: int,
+        offset: int,
+        reward: RewardSpec,
+        buf: dict[str, np.ndarray] | None = None,
+        seed: int = 0,
     ) -> None:
-        super().__init__(num_envs, seed, time_max, autoreset=True, mask_in_observation=True, buf=buf)
+        super().__init__(num_envs, seed, time_max, autoreset=True, mask_in_observation=True, buf=buf, reward=reward)
         self.offset = offset
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
@@ -60,10 +66,16 @@ class VectorEnv:
         self.backend = config.ppo_vector_backend
         self.num_envs = config.num_envs
         self.workers = 1 if self.backend == "native" else config.ppo_num_workers
+        reward = RewardSpec(**config.reward_kwargs())
         if self.backend == "native":
             self.vecenv = pufferlib.vector.make(
                 ProspectorEnv,
-                env_kwargs={"num_envs": config.num_envs, "seed": config.seed, "time_max": config.env_time_max},
+                env_kwargs={
+                    "num_envs": config.num_envs,
+                    "seed": config.seed,
+                    "time_max": config.env_time_max,
+                    "reward": reward,
+                },
                 backend=pufferlib.PufferEnv,
             )
             self.vecenv.reset()
@@ -79,7 +91,7 @@ class VectorEnv:
             [SharedEnv] * self.workers,
             env_args=[[]] * self.workers,
             env_kwargs=[
-                {"num_envs": per_worker, "time_max": config.env_time_max, "offset": k * per_worker}
+                {"num_envs": per_worker, "time_max": config.env_time_max, "offset": k * per_worker, "reward": reward}
                 for k in range(self.workers)
             ],
             backend=pufferlib.vector.Serial if self.backend == "serial" else pufferlib.vector.Multiprocessing,

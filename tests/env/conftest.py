@@ -2,14 +2,16 @@ import pytest
 
 pytest.register_assert_rewrite("spec_model")
 
-from trainer.env import ProspectorEnv  # noqa: E402
+from trainer.env import ProspectorEnv, RewardSpec  # noqa: E402
 
 WORLD_SEED = 7
 
 
-@pytest.fixture
-def env() -> ProspectorEnv:
-    """One env at the start of an episode (world seed 7, 13 nodes), without auto-reset."""
-    env = ProspectorEnv(num_envs=1, seed=WORLD_SEED, autoreset=False)
+@pytest.fixture(params=["original", "profit"])
+def env(request: pytest.FixtureRequest) -> ProspectorEnv:
+    """One env at the start of an episode (world seed 7, 13 nodes), without auto-reset, under
+    each reward profile (the spec model computes the reward of either)."""
+    reward = RewardSpec(profile=request.param, gamma=0.99, shaping=1.5)
+    env = ProspectorEnv(num_envs=1, seed=WORLD_SEED, autoreset=False, reward=reward)
     env.reset()
     return env

@@ -15,6 +15,7 @@ import pytest
 
 from trainer.env import rng as pcg
 from trainer.env.batched import ProspectorEnv
+from trainer.env.reward import RewardSpec
 from trainer.env.rules import A_HOLD, PRICE_BASE, PRICE_MAX, PRICE_MIN
 
 FIELD = 1  # a field node in every world; in the fixture's world it neighbours the station
@@ -143,6 +144,35 @@ class Model:
 
 
 def expected_reward(
+    before: Model,
+    after: Model,
+    dt: int,
+    action: int,
+    invalid: bool = False,
+    cashed_out: bool = False,
+    reward: RewardSpec | None = None,
+) -> float:
+    """The reward of `reward`'s profile (default: original)."""
+    if reward is not None and reward.profile == "profit":
+        return expected_profit_reward(before, after, dt, cashed_out, reward)
+    return expected_original_reward(before, after, dt, action, invalid, cashed_out)
+
+
+def expected_profit_reward(before: Model, after: Model, dt: int, cashed_out: bool, reward: RewardSpec) -> float:
+    """Spec 2.9: credits gained, potential-based shaping on cargo value, death loses the bank."""
+    destroyed = after.hull <= 0.0
+    stranded = after.fuel <= 0.0 and after.node != 0
+    ended = destroyed or stranded or cashed_out or after.time_remaining <= 0
+    discount = reward.gamma**dt if reward.per_tick else reward.gamma
+    phi_before = reward.shaping * before.cargo_value() / 1000.0
+    phi_after = 0.0 if ended else reward.shaping * after.cargo_value() / 1000.0
+    r = (after.credits - before.credits) / 1000.0 + discount * phi_after - phi_before
+    if destroyed or stranded:
+        r -= after.credits / 1000.0 + 1.0 * destroyed + 1.0 * stranded
+    return r
+
+
+def expected_original_reward(
     before: Model, after: Model, dt: int, action: int, invalid: bool = False, cashed_out: bool = False
 ) -> float:
     """Spec 1.7, with spec 2.3: an invalid action costs its HOLD and -0.01, nothing else."""
@@ -202,7 +232,7 @@ def assert_step(
     assert env.invalid_actions[0] == invalid
     assert env.step_ticks[0] == dt
     assert_state_matches(env, expected, ignore=ignore)
-    want = expected_reward(before, expected, dt, action, invalid=invalid, cashed_out=cashed_out)
+    want = expected_reward(before, expected, dt, action, invalid=invalid, cashed_out=cashed_out, reward=env.reward)
     assert reward == pytest.approx(want, rel=1e-6, abs=1e-6)
 
 

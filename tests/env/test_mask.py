@@ -1,5 +1,6 @@
 """The action mask (spec 2.6) over many random states: it allows exactly the actions that spec
-1.4 does not call invalid, and a masked action takes the invalid branch (HOLD, one tick)."""
+1.4 does not call invalid, less the no-ops of spec 2.10, and a masked action takes the invalid
+branch (HOLD, one tick)."""
 
 import numpy as np
 
@@ -11,7 +12,7 @@ PRICES = (60.0, 120.0, 210.0, 150.0, 175.0, 110.0, 280.0)  # fuel S/M/L, kit, st
 
 
 def valid_by_the_spec(env: ProspectorEnv) -> np.ndarray:
-    """The (N, 69) table of spec 1.4's 'invalid when' column, negated."""
+    """The (N, 69) table of spec 1.4's 'invalid when' column, negated, less spec 2.10's no-ops."""
     s = env.state
     rows = np.arange(env.num_envs)
     node = s.node
@@ -25,13 +26,19 @@ def valid_by_the_spec(env: ProspectorEnv) -> np.ndarray:
     valid = np.ones((env.num_envs, 69), dtype=bool)
     valid[:, 0:6] = s.neighbor[rows, node] >= 0
     valid[:, 9] = valid[:, 10] = selection
-    valid[:, 12:28] = (slots < count[:, None]) & (depletion < 1.0)
+    valid[:, 12:28] = (slots < count[:, None]) & (depletion < 1.0) & (slots != s.selected[:, None])
     valid[:, 28:31] = selection[:, None]
     valid[:, 31] = selection & (s.stabilizers > 0)
-    valid[:, 34] = valid[:, 35] = s.kits > 0
-    valid[:, 42:61] = at_station[:, None]
+    valid[:, 34] = (s.kits > 0) & (s.tool < 100.0)
+    valid[:, 35] = (s.kits > 0) & (s.hull < 100.0)
+    carried = s.cargo > 0.0
+    valid[:, 36:42] = carried
+    valid[:, 42] = at_station & (s.alert > 0.0)
+    valid[:, 43:61] = at_station[:, None] & np.repeat(carried, 3, axis=1)
     valid[:, 61:68] = at_station[:, None] & (credits >= PRICES)
+    valid[:, 61:64] &= (s.fuel < 1000.0)[:, None]
     valid[:, 64:67] &= np.stack([s.kits, s.stabilizers, s.decoys], axis=1) < 12
+    valid[:, 67] &= (s.hull < 100.0) | (s.tool < 100.0)
     return valid
 
 

@@ -495,6 +495,8 @@ def test_buy_item_adds_one_up_to_the_cap_of_12(env, action, item, price):
     + [(A_BUY_STABILIZER, 175.0), (A_BUY_DECOY, 110.0), (A_OVERHAUL, 280.0)],
 )
 def test_station_purchases_need_their_price_in_credits(env, action, price):
+    env.state.fuel[0] = 500.0  # a fuel pack or an overhaul that buys nothing is masked (spec 2.10)
+    env.state.hull[0] = 90.0
     env.state.credits[0] = price
     env.refresh_views()
     assert env.action_mask[0, action]
@@ -511,3 +513,37 @@ def test_overhaul_restores_hull_and_tool_for_280(env):
     exp.credits, exp.hull, exp.tool = 20.0, 100.0, 100.0
     exp.global_dynamics(3)
     assert_step(env, A_OVERHAUL, before, exp, dt=3)
+
+
+def test_actions_that_cannot_change_the_state_or_pay_for_nothing_are_masked(env):
+    """Spec 2.10: sell/jettison of an empty hold slot, re-selecting the selected asteroid,
+    docking with no alert, fuel for a full tank, repairs and overhaul of an intact ship."""
+    s = env.state
+    s.credits[0], s.kits[0], s.alert[0] = 5000.0, 3, 0.0
+    s.cargo[0, :] = 0.0
+    s.cargo[0, 2] = 10.0
+    env.refresh_views()
+    mask = env.action_mask[0]
+    carried = [c == 2 for c in range(6)]
+    assert list(mask[A_JETTISON : A_JETTISON + 6]) == carried
+    assert list(mask[A_SELL : A_SELL + 18]) == [c == 2 for c in range(6) for _ in range(3)]
+    assert not mask[A_DOCK]
+    assert not mask[A_BUY_FUEL : A_BUY_FUEL + 3].any()
+    assert not mask[A_TOOL_MAINT] and not mask[A_HULL_PATCH] and not mask[A_OVERHAUL]
+
+    s.alert[0], s.fuel[0], s.tool[0] = 5.0, 999.0, 99.0
+    env.refresh_views()
+    mask = env.action_mask[0]
+    assert mask[A_DOCK] and mask[A_BUY_FUEL : A_BUY_FUEL + 3].all()
+    assert mask[A_TOOL_MAINT] and not mask[A_HULL_PATCH] and mask[A_OVERHAUL]
+
+
+def test_selecting_the_selected_asteroid_is_masked(env):
+    place_ship(env, FIELD)
+    put_asteroid(env, 0)
+    put_asteroid(env, 1)
+    env.refresh_views()
+    assert env.action_mask[0, A_SELECT + 0]
+    step_one(env, A_SELECT + 0)
+    assert not env.action_mask[0, A_SELECT + 0]
+    assert env.action_mask[0, A_SELECT + 1]

@@ -7,7 +7,8 @@ use_source_keyed_cache()
 # The kernels below are compiled into the cache directory set above.
 from trainer.env.batched import ProspectorEnv  # noqa: E402
 from trainer.env.gym_env import ProspectorGymEnv  # noqa: E402
-from trainer.env.policies import GreedyPolicy, RandomValidPolicy  # noqa: E402
+from trainer.env.policies import GreedyPolicy, ProspectorPolicy, RandomValidPolicy  # noqa: E402
+from trainer.env.reward import RewardSpec  # noqa: E402
 from trainer.env.rules import ACTION_FAMILIES, EPISODE_STATS, N_ACTIONS, OBS_DIM  # noqa: E402
 
 __all__ = [
@@ -18,5 +19,7 @@ __all__ = [
     "GreedyPolicy",
     "ProspectorEnv",
     "ProspectorGymEnv",
+    "ProspectorPolicy",
     "RandomValidPolicy",
+    "RewardSpec",
 ]

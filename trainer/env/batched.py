@@ -14,6 +14,7 @@ import gymnasium
 import numpy as np
 
 from trainer.env.dynamics import reset_batch, start_seeded_episodes, step_batch, write_views
+from trainer.env.reward import RewardSpec
 from trainer.env.rules import EPISODE_STATS, MAX_ASTEROIDS, MAX_NODES, N_ACTIONS, OBS_DIM, TIME_MAX
 from trainer.env.state import EnvState, EnvStateRef, allocate_state, state_ref
 
@@ -36,7 +37,8 @@ def _check_seed(name: str, value: Any) -> int:
 
 
 class ProspectorEnv(_Base):
-    """A batch of `num_envs` independent games.
+    """A batch of `num_envs` independent games, paying the reward `reward` describes
+    (default: the `profit` profile, see trainer.env.reward).
 
     Public arrays, current after every `reset`/`step`:
       observations (N, 260) float32 (N, 329 with `mask_in_observation`: the mask as 0/1 after
@@ -54,11 +56,14 @@ class ProspectorEnv(_Base):
         autoreset: bool = True,
         mask_in_observation: bool = False,
         buf: dict[str, np.ndarray] | None = None,
+        reward: RewardSpec | None = None,
     ) -> None:
         self.num_agents = _check_positive_int("num_envs", num_envs)
         self.time_max = _check_positive_int("time_max", time_max)
         self.seed = _check_seed("seed", seed)
         self.autoreset = bool(autoreset)
+        self.reward = reward or RewardSpec()
+        self._reward_args = self.reward.kernel_args()
         width = OBS_DIM + (N_ACTIONS if mask_in_observation else 0)
         self.single_observation_space = gymnasium.spaces.Box(-1.0, 1.0, (width,), np.float32)
         self.single_action_space = gymnasium.spaces.Discrete(N_ACTIONS)
@@ -144,6 +149,7 @@ class ProspectorEnv(_Base):
             actions.astype(np.int64, copy=False),
             self.time_max,
             self.autoreset,
+            self._reward_args,
             self.observations,
             self.action_mask,
             self.rewards,

@@ -74,7 +74,13 @@ def start_episode(s, i, episode_seed, time_max):
 
 @njit(cache=True)
 def write_action_mask(s, i, mask):
-    """mask[a] = True exactly when action a takes its valid branch in env i's current state."""
+    """mask[a] = True exactly when action a takes its valid branch in env i's current state.
+
+    Beyond spec 1.4's invalid cases, actions that cannot change the state or only pay for
+    nothing are masked (spec 2.10): selling or jettisoning a commodity not carried, selecting
+    the asteroid already selected, docking with no alert, buying fuel with a full tank,
+    repairing a tool or hull that is intact, and an overhaul of an intact ship.
+    """
     node = s.node[i]
     at_station = node == 0
     credits = s.credits[i]
@@ -82,6 +88,8 @@ def write_action_mask(s, i, mask):
     stabilizers = s.stabilizers[i]
     decoys = s.decoys[i]
     selection = has_valid_selection(s, i)
+    worn_tool = s.tool[i] < TOOL_MAX
+    worn_hull = s.hull[i] < HULL_MAX
     for k in range(MAX_NEIGHBORS):
         mask[A_TRAVEL + k] = s.neighbor[i, node, k] >= 0
     mask[A_HOLD] = True
@@ -93,25 +101,27 @@ def write_action_mask(s, i, mask):
     count = s.asteroid_count[i, node]
     for a in range(MAX_ASTEROIDS):
         depleted = s.depletion[i, node, a] >= 1.0
-        mask[A_SELECT + a] = a < count and not depleted
+        mask[A_SELECT + a] = a < count and not depleted and a != s.selected[i]
     for m in range(3):
         mask[A_MINE + m] = selection
     mask[A_STABILIZE] = selection and stabilizers > 0
     mask[A_REFINE] = True
     mask[A_COOLDOWN] = True
-    mask[A_TOOL_MAINT] = kits > 0
-    mask[A_HULL_PATCH] = kits > 0
+    mask[A_TOOL_MAINT] = kits > 0 and worn_tool
+    mask[A_HULL_PATCH] = kits > 0 and worn_hull
     for c in range(N_COMMODITIES):
-        mask[A_JETTISON + c] = True
-    mask[A_DOCK] = at_station
-    for b in range(3 * N_COMMODITIES):
-        mask[A_SELL + b] = at_station
+        carried = s.cargo[i, c] > 0.0
+        mask[A_JETTISON + c] = carried
+        for b in range(3):
+            mask[A_SELL + 3 * c + b] = at_station and carried
+    mask[A_DOCK] = at_station and s.alert[i] > 0.0
+    fuel_room = s.fuel[i] < FUEL_MAX
     for p in range(3):
-        mask[A_BUY_FUEL + p] = at_station and credits >= FUEL_PACK_PRICE[p]
+        mask[A_BUY_FUEL + p] = at_station and fuel_room and credits >= FUEL_PACK_PRICE[p]
     mask[A_BUY_KIT] = at_station and credits >= KIT_PRICE and kits < ITEM_CAP
     mask[A_BUY_STABILIZER] = at_station and credits >= STABILIZER_PRICE and stabilizers < ITEM_CAP
     mask[A_BUY_DECOY] = at_station and credits >= DECOY_PRICE and decoys < ITEM_CAP
-    mask[A_OVERHAUL] = at_station and credits >= OVERHAUL_PRICE
+    mask[A_OVERHAUL] = at_station and credits >= OVERHAUL_PRICE and (worn_tool or worn_hull)
     mask[A_CASH_OUT] = True
 
 
@@ -503,23 +513,10 @@ def global_dynamics(s, i, dt):
 
 
 @njit(cache=True)
-def step_env(s, i, action, valid):
-    """One step of env i; returns (reward, terminated, truncated, dt, destroyed, stranded)."""
-    credits0 = s.credits[i]
-    fuel0 = s.fuel[i]
-    hull0 = s.hull[i]
-    tool0 = s.tool[i]
-    value0 = cargo_value(s, i)
-    lost0 = s.value_lost_to_pirates[i]
-
-    if valid:
-        dt = apply_action(s, i, action)
-    else:
-        hold(s, i)
-        dt = 1
-        s.invalid_count[i] += 1
-    global_dynamics(s, i, dt)
-
+def original_reward(s, i, action, valid, dt, before, destroyed, stranded, ended):
+    """Spec 1.7: the original's sum of terms. `before` = (credits, fuel, hull, tool, cargo
+    value, value lost to pirates) at the step's start."""
+    credits0, fuel0, hull0, tool0, value0, lost0 = before
     reward = (s.credits[i] - credits0) / CREDIT_SCALE
     reward += R_EXTRACT * max(0.0, cargo_value(s, i) - value0) / CREDIT_SCALE
     reward += R_FUEL * max(0.0, fuel0 - s.fuel[i]) / 100.0
@@ -533,19 +530,56 @@ def step_env(s, i, action, valid):
     if not valid:
         reward += R_INVALID
     reward += R_PIRATE * (s.value_lost_to_pirates[i] - lost0) / CREDIT_SCALE
-
-    hull, fuel, node, time_remaining = s.hull[i], s.fuel[i], s.node[i], s.time_remaining[i]
-    destroyed = hull <= 0.0
-    stranded = fuel <= 0.0 and node != 0
-    cashed_out = valid and action == A_CASH_OUT
-    terminated = destroyed or stranded or cashed_out
-    truncated = time_remaining <= 0 and not terminated
     if destroyed:
         reward += R_DESTROYED
     if stranded:
         reward += R_STRANDED
-    if (terminated or truncated) and not (destroyed or stranded):
+    if ended and not (destroyed or stranded):
         reward += R_DONE_CREDITS * s.credits[i] / CREDIT_SCALE
+    return reward
+
+
+@njit(cache=True)
+def profit_reward(s, i, dt, credits0, value0, destroyed, stranded, ended, gamma, per_tick, shaping):
+    """Spec 2.9: the change in credits (thousands), plus potential-based shaping on the
+    market value of the cargo, Phi = shaping * value / 1000 (0 once the episode ends), and on
+    death the loss of every banked credit and 1 per ending (destroyed, stranded)."""
+    discount = gamma**dt if per_tick else gamma
+    phi_after = 0.0 if ended else shaping * cargo_value(s, i) / CREDIT_SCALE
+    reward = (s.credits[i] - credits0) / CREDIT_SCALE + discount * phi_after - shaping * value0 / CREDIT_SCALE
+    if destroyed or stranded:
+        reward -= s.credits[i] / CREDIT_SCALE
+    if destroyed:
+        reward -= PROFIT_DEATH_PENALTY
+    if stranded:
+        reward -= PROFIT_DEATH_PENALTY
+    return reward
+
+
+@njit(cache=True)
+def step_env(s, i, action, valid, profile, gamma, per_tick, shaping):
+    """One step of env i; returns (reward, terminated, truncated, dt, destroyed, stranded).
+    `profile` is REWARD_ORIGINAL or REWARD_PROFIT; gamma, per_tick and shaping are the profit
+    profile's shaping discount (per step, or per tick when `per_tick`) and weight."""
+    before = (s.credits[i], s.fuel[i], s.hull[i], s.tool[i], cargo_value(s, i), s.value_lost_to_pirates[i])
+
+    if valid:
+        dt = apply_action(s, i, action)
+    else:
+        hold(s, i)
+        dt = 1
+        s.invalid_count[i] += 1
+    global_dynamics(s, i, dt)
+
+    destroyed = s.hull[i] <= 0.0
+    stranded = s.fuel[i] <= 0.0 and s.node[i] != 0
+    terminated = destroyed or stranded or (valid and action == A_CASH_OUT)
+    truncated = s.time_remaining[i] <= 0 and not terminated
+    ended = terminated or truncated
+    if profile == REWARD_PROFIT:
+        reward = profit_reward(s, i, dt, before[0], before[4], destroyed, stranded, ended, gamma, per_tick, shaping)
+    else:
+        reward = original_reward(s, i, action, valid, dt, before, destroyed, stranded, ended)
 
     s.episode_return[i] += reward
     s.episode_length[i] += 1
@@ -590,6 +624,7 @@ def step_batch(
     actions,
     time_max,
     autoreset,
+    reward_args,
     observations,
     action_mask,
     rewards,
@@ -604,8 +639,10 @@ def step_batch(
     """Step every env once; return how many episodes ended (their env ids fill `finished`).
 
     An action outside 0..68 or one the mask forbids takes the invalid branch (spec 2.5).
-    Envs that are done and not auto-reset are left untouched.
+    Envs that are done and not auto-reset are left untouched. `reward_args` is
+    (profile, gamma, per_tick, shaping), as `RewardSpec.kernel_args()` gives it.
     """
+    profile, gamma, per_tick, shaping = reward_args
     n_finished = 0
     for i in range(actions.shape[0]):
         if s.done[i]:
@@ -615,7 +652,7 @@ def step_batch(
             continue
         action = actions[i]
         valid = 0 <= action < N_ACTIONS and action_mask[i, action]
-        reward, terminated, truncated, dt, destroyed, stranded = step_env(s, i, action, valid)
+        reward, terminated, truncated, dt, destroyed, stranded = step_env(s, i, action, valid, profile, gamma, per_tick, shaping)
         rewards[i] = reward
         terminals[i] = terminated
         truncations[i] = truncated

@@ -12,6 +12,7 @@ import gymnasium
 import numpy as np
 
 from trainer.env.batched import ProspectorEnv
+from trainer.env.reward import RewardSpec
 from trainer.env.rules import (
     N_ACTIONS,
     OBS_DIM,
@@ -29,8 +30,8 @@ class ProspectorGymEnv(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, time_max: int = TIME_MAX) -> None:
-        self._env = ProspectorEnv(num_envs=1, seed=0, time_max=time_max, autoreset=False)
+    def __init__(self, time_max: int = TIME_MAX, reward: RewardSpec | None = None) -> None:
+        self._env = ProspectorEnv(num_envs=1, seed=0, time_max=time_max, autoreset=False, reward=reward)
         self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, (OBS_DIM,), np.float32)
         self.action_space = gymnasium.spaces.Discrete(N_ACTIONS)
         self._action = np.zeros(1, dtype=np.int64)

@@ -1,7 +1,10 @@
-"""Scripted policies: uniform random over valid actions, and a greedy prospector.
+"""Scripted policies: uniform random over valid actions, and two scripted prospectors.
 
-Both are compiled and act on a whole batch at once. They are the baselines PPO is measured
-against, and the random one drives the `random` trainer backend.
+All are compiled and act on a whole batch at once. They are the baselines PPO is measured
+against, and the random one drives the `random` trainer backend. The two prospectors run the
+same script with different settings: `GreedyPolicy` (mine the best asteroid, mode by heat
+and wear, home at 1,000 credits of cargo, stop once a trip earns under 300) and the tuned
+`ProspectorPolicy` (always conservative mining, home at 1,500, stop under 100).
 """
 
 from __future__ import annotations
@@ -60,8 +63,7 @@ class RandomValidPolicy:
         self._rng[:] = state
 
 
-# Greedy prospector thresholds
-_HAUL_VALUE = 1000.0  # head home to sell once the hold is worth this many credits
+# Scripted prospector thresholds (those that differ between the two players are arguments)
 _HAUL_FRAC = 0.9  # ... or once it is this full
 _HOME_HULL = 40.0
 _FUEL_PER_HOP = 170.0  # a conservative bound on one edge's fuel with a full hold
@@ -79,7 +81,6 @@ _CAREFUL_HEAT = 50.0
 _CAREFUL_TOOL = 60.0
 _CAREFUL_STABILITY = 0.55
 _SPENT_DEPLETION = 0.85
-_MIN_TRIP_PROFIT = 300.0  # cash out once a round trip earns less than this
 
 
 @njit(cache=True)
@@ -147,17 +148,25 @@ def _cheapest_fuel_pack(credits):
 
 
 @njit(cache=True)
-def _station_action(s, i, time_is_up, departure_credits):
-    """Sell everything, then refit and leave; cash out when the time is nearly up or when
-    the last round trip did not pay (the nearby asteroids are spent)."""
+def _station_action(s, i, time_is_up, trip, min_trip_profit):
+    """Sell everything, judge the trip once (cash out if it earned under `min_trip_profit`:
+    the nearby asteroids are spent), then refit and leave; cash out when time is nearly up.
+
+    trip[i] = (credits at departure, 1.0 once this visit's trip was judged).
+    """
     for c in range(N_COMMODITIES):
         if s.cargo[i, c] > 0.0:
             return A_SELL + 3 * c + 2
     credits = s.credits[i]
-    if s.ticks[i] == 0:
-        departure_credits[i] = -np.inf
-    if time_is_up or credits - departure_credits[i] < _MIN_TRIP_PROFIT:
+    if s.ticks[i] == 0:  # a new episode: no trip to judge yet
+        trip[i, 0] = credits
+        trip[i, 1] = 1.0
+    if time_is_up:
         return A_CASH_OUT
+    if trip[i, 1] == 0.0:
+        trip[i, 1] = 1.0
+        if credits - trip[i, 0] < min_trip_profit:
+            return A_CASH_OUT
     if s.alert[i] > _STATION_ALERT:
         return A_DOCK
     worn = min(s.hull[i], s.tool[i]) < _STATION_REFIT
@@ -170,13 +179,14 @@ def _station_action(s, i, time_is_up, departure_credits):
     k = _slot_to_explore(s, i, 0)
     if k < 0:
         return A_CASH_OUT
-    departure_credits[i] = credits
+    trip[i, 0] = credits
+    trip[i, 1] = 0.0
     return A_TRAVEL + k
 
 
 @njit(cache=True)
-def greedy_action(s, i, departure_credits):
-    """The greedy prospector's action for env i, read from the env state.
+def prospector_action(s, i, trip, haul_value, min_trip_profit, always_careful):
+    """A scripted prospector's action for env i, read from the env state.
 
     It sees what a player sees (estimates, not true compositions) plus the map's hop counts.
     """
@@ -184,13 +194,13 @@ def greedy_action(s, i, departure_credits):
     hops = s.hops[i, node]
     time_is_up = s.time_remaining[i] < hops * _TICKS_PER_HOP + _TIME_RESERVE
     if node == 0:
-        return _station_action(s, i, time_is_up, departure_credits)
+        return _station_action(s, i, time_is_up, trip, min_trip_profit)
 
     kits, hull, heat, tool = s.kits[i], s.hull[i], s.heat[i], s.tool[i]
     if kits > 0 and hull < _PATCH_HULL:
         return A_HULL_PATCH
     hold_value, hold_total = cargo_value(s, i), cargo_total(s, i)
-    haul_done = hold_value >= _HAUL_VALUE or hold_total >= _HAUL_FRAC * CARGO_MAX
+    haul_done = hold_value >= haul_value or hold_total >= _HAUL_FRAC * CARGO_MAX
     low_fuel = s.fuel[i] < hops * _FUEL_PER_HOP + _FUEL_RESERVE
     if time_is_up or haul_done or low_fuel or hull < _HOME_HULL:
         k = _slot_toward_station(s, i, node)
@@ -211,7 +221,7 @@ def greedy_action(s, i, departure_credits):
     if has_valid_selection(s, i):
         if s.depletion[i, node, a] < _SPENT_DEPLETION:
             shaky = s.stability_estimate[i, node, a] < _CAREFUL_STABILITY
-            careful = heat > _CAREFUL_HEAT or tool < _CAREFUL_TOOL or shaky
+            careful = always_careful or heat > _CAREFUL_HEAT or tool < _CAREFUL_TOOL or shaky
             return A_MINE if careful else A_MINE + 1
     best = _best_asteroid(s, i, node)
     if best >= 0:
@@ -223,21 +233,42 @@ def greedy_action(s, i, departure_credits):
 
 
 @njit(cache=True)
-def greedy_actions(s, departure_credits, out):
+def prospector_actions(s, trip, haul_value, min_trip_profit, always_careful, out):
     for i in range(out.shape[0]):
-        out[i] = greedy_action(s, i, departure_credits)
+        out[i] = prospector_action(s, i, trip, haul_value, min_trip_profit, always_careful)
 
 
-class GreedyPolicy:
-    """The scripted greedy prospector: scan, mine the most valuable asteroid it knows with a
-    mode that respects heat and tool wear, go home to sell when full or at risk, refit, and
-    cash out before time runs out."""
+class ScriptedProspector:
+    """A scripted prospector: scan, mine the most valuable asteroid it knows, go home to sell
+    when the hold is worth `haul_value` credits (or is nearly full, or the ship is at risk),
+    refit, and cash out when a trip earned under `min_trip_profit` or time runs out.
+    Mining is conservative when hot, worn or unstable, or always with `always_careful`."""
+
+    haul_value = 1000.0
+    min_trip_profit = 300.0
+    always_careful = False
 
     def __init__(self, num_envs: int) -> None:
         self._actions = np.zeros(num_envs, dtype=np.int32)
-        self._departure_credits = np.full(num_envs, -np.inf)
+        self._trip = np.zeros((num_envs, 2))
 
     def act(self, env: ProspectorEnv) -> np.ndarray:
         """Actions for every env of `env` (a reused array)."""
-        greedy_actions(env.kernel_state, self._departure_credits, self._actions)
+        prospector_actions(
+            env.kernel_state, self._trip, self.haul_value, self.min_trip_profit, self.always_careful, self._actions
+        )
         return self._actions
+
+
+class GreedyPolicy(ScriptedProspector):
+    """The greedy baseline: standard mining unless hot, worn or the asteroid looks unstable;
+    home at 1,000 credits of cargo; stops once a trip earns under 300 credits."""
+
+
+class ProspectorPolicy(ScriptedProspector):
+    """The tuned scripted player: always conservative mining, home at 1,500 credits of cargo,
+    stops once a trip earns under 100 credits."""
+
+    haul_value = 1500.0
+    min_trip_profit = 100.0
+    always_careful = True

@@ -220,6 +220,12 @@ R_STRANDED = -50.0
 R_DESTROYED = -100.0
 R_DONE_CREDITS = 0.002
 
+# Reward profiles (spec 2.9): index passed to the step kernel
+REWARD_ORIGINAL = 0
+REWARD_PROFIT = 1
+REWARD_PROFILES = ("original", "profit")
+PROFIT_DEATH_PENALTY = 1.0  # per ending (destroyed, stranded), on top of losing the banked credits
+
 # World generation
 NODES_RANGE = (8, 33)
 HAZARD_NODE_CHANCE = 0.25

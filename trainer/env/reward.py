@@ -1,0 +1,45 @@
+"""Reward profiles (spec 2.9): which reward the env's step kernel pays.
+
+- `original`: spec 1.7's sum of terms, kept for fidelity. Under it cashing out on the first
+  step (-0.001) beats every mining strategy: a careful miner earning 8,762 credits returns
+  -42.8, mostly from -0.1 per hull point. A return-maximising learner learns to quit.
+- `profit` (the default): r = dC/1000 + (g * Phi(s') - Phi(s)) - [destroyed or stranded] *
+  (C'/1000 + 1 per ending), with C the credits, Phi(s) = shaping * (market value of the
+  cargo) / 1000 and Phi = 0 on the step that ends the episode. The shaping is potential-based
+  (Ng, Harada & Russell 1999), so it does not change the optimal policy when g is the
+  learner's discount (g = gamma per step, or gamma**dt with `per_tick`); the return of an
+  episode the ship survives is its net profit in thousands of credits, and a ship that is
+  lost loses its banked credits too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from trainer.env.rules import REWARD_PROFILES
+
+RewardProfile = Literal["original", "profit"]
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """The reward an env pays: the profile and, for `profit`, its shaping discount and weight."""
+
+    profile: RewardProfile = "profit"
+    gamma: float = 0.995
+    per_tick: bool = False
+    shaping: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.profile not in REWARD_PROFILES:
+            raise ValueError(f"reward profile must be one of {REWARD_PROFILES}, got {self.profile!r}")
+        if not (isinstance(self.gamma, (int, float)) and 0.0 < self.gamma <= 1.0):
+            raise ValueError(f"reward gamma must be in (0, 1], got {self.gamma!r}")
+        if not (isinstance(self.shaping, (int, float)) and math.isfinite(self.shaping) and self.shaping >= 0):
+            raise ValueError(f"reward shaping must be a finite number >= 0, got {self.shaping!r}")
+
+    def kernel_args(self) -> tuple[int, float, bool, float]:
+        """(profile index, gamma, per_tick, shaping), the tuple `step_batch` takes."""
+        return REWARD_PROFILES.index(self.profile), float(self.gamma), bool(self.per_tick), float(self.shaping)

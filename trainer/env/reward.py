@@ -7,9 +7,11 @@
   (C'/1000 + 1 per ending), with C the credits, Phi(s) = shaping * (market value of the
   cargo) / 1000 and Phi = 0 on the step that ends the episode. The shaping is potential-based
   (Ng, Harada & Russell 1999), so it does not change the optimal policy when g is the
-  learner's discount (g = gamma per step, or gamma**dt with `per_tick`); the return of an
-  episode the ship survives is its net profit in thousands of credits, and a ship that is
-  lost loses its banked credits too.
+  learner's discount (g = gamma per step, or gamma**dt with `per_tick`): the discounted
+  return equals that of the unshaped profit reward. With g = 1 the return of an episode the
+  ship survives is exactly its net profit in thousands of credits; with g < 1 it falls short by
+  the sum of (1 - g) * Phi(s') over the steps (cargo carried costs a little each step). A ship
+  that is lost loses its banked credits too.
 """
 
 from __future__ import annotations

@@ -7,10 +7,13 @@ frozen batch (no env stepping). Efficiency = end to end / bound.
   BENCH_PPO_STEPS (default 1,000,000 env steps per run), BENCH_PPO_SIZES (default
   "64,64 128,128 256,256").
 
-Learning (BENCH_PPO_LEARNING=1): the default config at fixed seeds for each step count in
-BENCH_PPO_LEARNING_STEPS (default "2000000,10000000"), evaluated on 200 held-out episodes at
-every checkpoint; the final evaluation beside the random and greedy baselines on the same
-episodes, the wall time, and a PNG learning curve in bench-out/ppo_learning.png.
+Learning (BENCH_PPO_LEARNING=1): the default config trained for BENCH_PPO_LEARNING_STEPS
+(default 10,000,000) env steps at each seed of BENCH_PPO_LEARNING_SEEDS (default "1"; "1,2,3"
+for the full table), its sampled policy evaluated on 200 held-out episodes every 1M steps; the
+table shows it at 2M/5M/10M (wall time since the run's start, evaluations included) beside the
+random, greedy and tuned prospector players on the same episodes, then the wall time until
+PPO's eval net profit first exceeds each of them, and writes bench-out/ppo_learning.png.
+BENCH_PPO_LEARNING_FLAGS adds trainer flags (ablations).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import os
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +34,7 @@ import torch
 from trainer.cli import main as trainer_main
 from trainer.config import TrainConfig
 from trainer.env import ProspectorEnv
-from trainer.evaluate import baseline_act, run_episodes
+from trainer.evaluate import BASELINES, baseline_act, mean_ci95, run_episodes
 from trainer.ppo import PPOBackend
 
 OUT = Path("bench-out")
@@ -109,45 +113,79 @@ def bench_ppo_throughput() -> None:
             print(f"  {size:<12}{bound:>12,.0f}{end_to_end:>16,.0f}{end_to_end / bound:>12.2f}")
 
 
+def _first_crossing(evaluated: list[dict[str, Any]], bar: float) -> dict[str, Any] | None:
+    """The first evaluated window whose eval net profit exceeds `bar`."""
+    return next((w for w in evaluated if w["eval_net_profit_mean"] > bar), None)
+
+
 def bench_ppo_learning() -> None:
+    """PPO's learning under the default config against the three scripted players (opt-in)."""
     if os.environ.get("BENCH_PPO_LEARNING") != "1":
-        print("ppo learning: skipped (set BENCH_PPO_LEARNING=1; BENCH_PPO_LEARNING_STEPS to change its lengths)")
+        print(
+            "ppo learning: skipped (set BENCH_PPO_LEARNING=1; BENCH_PPO_LEARNING_STEPS, "
+            "BENCH_PPO_LEARNING_SEEDS, BENCH_PPO_LEARNING_FLAGS to change it)"
+        )
         return
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lengths = [int(s) for s in os.environ.get("BENCH_PPO_LEARNING_STEPS", "2000000,10000000").split(",")]
-    baselines = {p: run_episodes(baseline_act(p, EVAL_SEED), EVAL_EPISODES, EVAL_SEED) for p in ("random", "greedy")}
+    steps = int(os.environ.get("BENCH_PPO_LEARNING_STEPS", 10_000_000))
+    seeds = [int(s) for s in os.environ.get("BENCH_PPO_LEARNING_SEEDS", "1").split(",")]
+    extra_flags = os.environ.get("BENCH_PPO_LEARNING_FLAGS", "").split()
+    report_at = [m for m in (2_000_000, 5_000_000, 10_000_000) if m <= steps] or [steps]
+    scripted = {p: run_episodes(baseline_act(p, EVAL_SEED), EVAL_EPISODES, EVAL_SEED) for p in BASELINES}
     OUT.mkdir(exist_ok=True)
-    rows = [(p, "-", r.column("net_profit").mean(), r.column("survival").mean(), r.column("return").mean(), "-")
-            for p, r in baselines.items()]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    print(
+        f"ppo learning: default config{' + ' + ' '.join(extra_flags) if extra_flags else ''}, {steps:,} env steps, "
+        f"seeds {seeds}; {EVAL_EPISODES} held-out episodes (eval seed {EVAL_SEED}), sampled policy"
+    )
+    print(f"  {'policy':<22}{'wall':>9}{'net profit':>12}{'± 95%':>8}{'survival':>10}{'ticks':>8}")
+    for name, result in scripted.items():
+        (profit, half), survival = mean_ci95(result.column("net_profit")), result.column("survival").mean()
+        print(f"  {name:<22}{'':>9}{profit:>12,.0f}{half:>8,.0f}{survival:>10.3f}{result.column('ticks').mean():>8.0f}")
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    crossings = []
     with tempfile.TemporaryDirectory() as root:
-        for steps in lengths:
-            start = time.perf_counter()
+        for seed in seeds:
             run = train_run(
-                Path(root), f"learn{steps}", "--total-env-steps", str(steps), "--window-env-steps", "100000",
-                "--checkpoint-every-windows", str(max(1, steps // 1_000_000)), "--eval-episodes",
-                str(EVAL_EPISODES), "--eval-seed", str(EVAL_SEED), "--seed", "1",
+                Path(root), f"learn-seed{seed}", "--total-env-steps", str(steps), "--window-env-steps", "100000",
+                "--checkpoint-every-windows", "10", "--eval-episodes", str(EVAL_EPISODES),
+                "--eval-seed", str(EVAL_SEED), "--seed", str(seed), *extra_flags,
             )
-            wall = time.perf_counter() - start
-            evaluated = [w for w in windows(run) if "eval_net_profit_mean" in w]
-            last = evaluated[-1]
-            rows.append((f"ppo {steps / 1e6:g}M", f"{wall / 60:.1f} min", last["eval_net_profit_mean"],
-                         last["eval_survival_rate"], last["eval_return_mean"], f"{last['eval_length_mean']:.0f}"))
+            records = windows(run)
+            started = _parse_time(records[0]["time"]) - records[0]["elapsed_s"]
+            evaluated = [w for w in records if "eval_net_profit_mean" in w]
+            for mark in report_at:
+                w = next(w for w in evaluated if w["env_steps_total"] >= mark)
+                wall = (_parse_time(w["time"]) - started) / 60
+                name = f"ppo seed {seed} @ {w['env_steps_total'] / 1e6:g}M"
+                print(
+                    f"  {name:<22}{wall:>7.1f} m{w['eval_net_profit_mean']:>12,.0f}{'':>8}"
+                    f"{w['eval_survival_rate']:>10.3f}{w['eval_ticks_mean']:>8.0f}"
+                )
+            for p, result in scripted.items():
+                crossed = _first_crossing(evaluated, float(result.column("net_profit").mean()))
+                when = (
+                    f"{(_parse_time(crossed['time']) - started) / 60:.1f} min ({crossed['env_steps_total'] / 1e6:g}M steps)"
+                    if crossed
+                    else "not within the run"
+                )
+                crossings.append(f"  seed {seed}: eval net profit first above {p}: {when}")
             ax.plot([w["env_steps_total"] for w in evaluated], [w["eval_net_profit_mean"] for w in evaluated],
-                    marker="o", label=f"PPO, {steps / 1e6:g}M-step run")
-    for p, r in baselines.items():
-        ax.axhline(r.column("net_profit").mean(), linestyle="--", color="grey" if p == "random" else "black", label=p)
+                    marker="o", label=f"PPO seed {seed}")
+    print("\n".join(crossings))
+    for (p, result), style in zip(scripted.items(), (":", "--", "-.")):
+        ax.axhline(result.column("net_profit").mean(), linestyle=style, color="black", label=p)
     ax.set_xlabel("env steps")
     ax.set_ylabel(f"eval net profit (mean of {EVAL_EPISODES} held-out episodes)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(OUT / "ppo_learning.png", dpi=120)
-    print(f"ppo learning: default config, seed 1, {EVAL_EPISODES} held-out episodes (eval seed {EVAL_SEED})")
-    print(f"  {'policy':<12}{'wall':>10}{'net profit':>12}{'survival':>10}{'return':>10}{'length':>8}")
-    for name, wall, profit, survival, ret, length in rows:
-        print(f"  {name:<12}{wall:>10}{profit:>12,.1f}{survival:>10.3f}{ret:>10.2f}{length:>8}")
     print(f"  learning curve: {OUT / 'ppo_learning.png'}")
+
+
+def _parse_time(stamp: str) -> float:
+    """Seconds since the epoch of a window record's `time` (ISO 8601, UTC, 'Z')."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()

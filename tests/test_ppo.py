@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from trainer.checkpoint import load_checkpoint
+from trainer.cli import main as trainer_main
 from trainer.config import TrainConfig
 from trainer.env import N_ACTIONS, OBS_DIM
 from trainer.evaluate import main as evaluate_main
@@ -53,6 +54,36 @@ def test_gae_matches_a_hand_computed_rollout_with_a_terminal_and_a_truncation():
     # env 1: t2: 1 - 1 = 0; t1: 1 + .9 - 1 = .9; t0 (truncated): 1 + .9*4 - 1 = 3.6, nothing flows back
     expected = torch.tensor([[1.85, 3.6], [1.0, 0.9], [3.3, 0.0]])
     torch.testing.assert_close(advantages, expected)
+
+
+def test_gae_takes_one_discount_per_transition():
+    # one env, no ending; discounts .5 then .8 (gamma**dt for steps of different tick costs)
+    rewards, values = torch.tensor([[1.0], [1.0]]), torch.tensor([[0.0], [2.0]])
+    zeros = torch.zeros(2, 1)
+    discounts = torch.tensor([[0.5], [0.8]])
+    advantages = compute_gae(rewards, values, zeros, zeros, zeros, torch.tensor([10.0]), discounts, 1.0)
+    # t1: 1 + .8*10 - 2 = 7; t0: (1 + .5*2 - 0) + .5*1*7 = 5.5
+    torch.testing.assert_close(advantages, torch.tensor([[5.5], [7.0]]))
+
+
+@pytest.mark.parametrize("bootstrap", [False, True])
+def test_the_time_limit_ends_the_return_unless_bootstrapping_is_asked_for(bootstrap):
+    config = TrainConfig(
+        trainer_backend="puffer_ppo", num_envs=4, ppo_rollout_steps=8, ppo_hidden_sizes=[8],
+        ppo_bootstrap_time_limit=bootstrap,
+    )  # fmt: skip
+    env = Bandit(4)
+    env.terminals[:] = False
+    env.truncations[1] = True  # env 1 reaches the time limit
+    env.final_observations[1] = 0.5  # whose value is not exactly 0
+    backend = PPOBackend(config, env)
+    backend.act(env.observations, env.action_mask)
+    env.step(np.zeros(4, np.int64))
+    backend.after_step(env)
+    stored = backend.rollout
+    assert stored["terminals"][0].tolist() == [0.0, 0.0 if bootstrap else 1.0, 0.0, 0.0]
+    assert stored["truncations"][0].tolist() == [0.0, 1.0 if bootstrap else 0.0, 0.0, 0.0]
+    assert (stored["final_values"][0, 1] != 0) == bootstrap
 
 
 def test_masked_actions_are_never_sampled_and_add_nothing_to_log_probs_or_entropy():
@@ -121,6 +152,21 @@ def test_ppo_learns_a_bandit_its_loss_falls_and_its_reward_rises():
     assert mean_rewards[0] < 0.4 and np.mean(mean_rewards[-3:]) > 0.9, mean_rewards
     assert cross_entropy < 0.5 < np.log(4)
     assert np.mean(value_losses[-3:]) < value_losses[0] / 2, value_losses
+
+
+def test_under_the_original_reward_ppo_learns_to_cash_out_at_once(tmp_path):
+    """Spec 2.9's reason for the profit profile: spec 1.7's reward makes quitting optimal."""
+    code = trainer_main([
+        "--run-root", str(tmp_path), "--run-id", "quit", "--trainer-backend", "puffer_ppo", "--env-reward",
+        "original", "--total-env-steps", "100000", "--window-env-steps", "10000", "--num-envs", "64",
+        "--ppo-rollout-steps", "64", "--ppo-hidden-sizes", "32", "--ppo-learning-rate", "0.001",
+        "--no-log-to-run-dir", "--wandb-mode", "disabled",
+    ])  # fmt: skip
+    assert code == 0
+    records = windows_of(RunPaths.of(tmp_path, "quit"))
+    first, last = records[0], records[-1]
+    assert first["length_mean"] > 5
+    assert last["length_mean"] < 1.5 and last["cash_out_rate"] > 0.95
 
 
 def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_path, capsys):

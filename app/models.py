@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from app.store import CorruptRun
+from app.window_record import WindowRecord
 from trainer.config import TrainConfig
 from trainer.rundir import (
     RUN_ID_PATTERN,
@@ -38,46 +39,6 @@ class RunCreate(TrainConfig):
     def train_config(self) -> TrainConfig:
         """The TrainConfig part of the body."""
         return TrainConfig.model_validate(self.model_dump(exclude={"run_id"}))
-
-
-class WindowRecord(BaseModel):
-    """One line of metrics/windows.jsonl: the metrics of one window of env steps.
-
-    Episode fields are null when no episode ended in the window. Backends add fields of their
-    own (PPO: losses, `updates`, and evaluation results on checkpoint windows).
-    """
-
-    model_config = ConfigDict(extra="allow")
-
-    window_id: int = Field(description="0-based index of the window in the run.")
-    window_complete: bool = Field(
-        description="True when the window holds exactly window_env_steps env steps; false for a "
-        "partial last window (--flush-partial-window, or a cancelled run)."
-    )
-    env_steps_start: int = Field(description="Env steps of the run before this window.")
-    env_steps_end: int = Field(description="Env steps of the run at the end of this window.")
-    env_steps_in_window: int = Field(description="Env steps in this window (end - start).")
-    env_steps_total: int = Field(description="Same as env_steps_end; the W&B step.")
-    ticks_in_window: int = Field(description="Game ticks that passed in this window's env steps.")
-    ticks_total: int = Field(description="Game ticks of the run at the end of this window.")
-    episodes: int = Field(description="Episodes that ended in this window.")
-    return_mean: float | None = Field(description="Mean episode return.")
-    return_min: float | None = Field(description="Lowest episode return.")
-    return_max: float | None = Field(description="Highest episode return.")
-    length_mean: float | None = Field(description="Mean episode length in env steps.")
-    length_ticks_mean: float | None = Field(description="Mean episode length in game ticks.")
-    net_profit_mean: float | None = Field(description="Mean credits earned over the episode.")
-    survival_rate: float | None = Field(description="Fraction of episodes the ship survived.")
-    destroyed_rate: float | None = Field(description="Fraction of episodes that ended with the ship destroyed.")
-    stranded_rate: float | None = Field(description="Fraction of episodes that ended with the ship stranded.")
-    cash_out_rate: float | None = Field(description="Fraction of episodes that ended by cashing out.")
-    pirate_encounters_mean: float | None = Field(description="Mean pirate encounters per episode.")
-    value_lost_to_pirates_mean: float | None = Field(description="Mean cargo value lost to pirates per episode.")
-    reward_per_step_mean: float = Field(description="Mean reward over the window's env steps.")
-    invalid_action_rate: float = Field(description="Fraction of the window's env steps whose action was invalid.")
-    sps: float | None = Field(description="Env steps per wall-clock second in this window.")
-    elapsed_s: float = Field(description="Wall-clock seconds of training in the run up to the end of this window.")
-    time: str = Field(description="UTC ISO-8601 time the window was closed.")
 
 
 class RunLinks(BaseModel):
@@ -254,5 +215,9 @@ def run_resource(meta: RunMetadata, queue_position: int | None) -> RunResource:
 def corrupt_run_resource(run: CorruptRun) -> CorruptRunResource:
     """The API view of a run whose metadata cannot be read."""
     return CorruptRunResource(
-        run_id=run.run_id, error=run.error, created_at=run.created_at, updated_at=run.updated_at, links=_links(run.run_id)
+        run_id=run.run_id,
+        error=run.error,
+        created_at=run.created_at,
+        updated_at=run.updated_at,
+        links=_links(run.run_id),
     )

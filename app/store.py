@@ -16,14 +16,13 @@ import shutil
 import time
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
 from datetime import datetime, timezone
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from app.window_record import WindowRecord
 from trainer.config import TrainConfig
 from trainer.rundir import (
     TERMINAL_STATUSES,
@@ -266,12 +265,12 @@ class RunStore:
             return
         meta: Run
         try:
-            meta = RunMetadata.model_validate_json(path.read_bytes())
+            meta = _read_metadata(path)
         except FileNotFoundError:
             self._pending.add(run_id)
             return
-        except ValidationError as exc:
-            error = f"run_metadata.json is not valid run metadata: {exc.errors(include_url=False)[0]['msg']}"
+        except ValueError as exc:
+            error = f"run_metadata.json is not valid run metadata: {exc}"
             log.warning("run %s: %s; it is listed as corrupt until the file changes", run_id, error)
             mtime = _iso(stamp[1])
             meta = CorruptRun(run_id, error, created_at=mtime, updated_at=mtime)
@@ -285,6 +284,21 @@ class RunStore:
         if self._entries.pop(run_id, None) is not None:
             self._orders.clear()
         self._pending.discard(run_id)
+
+
+def _read_metadata(path: Path) -> RunMetadata:
+    """The metadata in `path`; ValueError naming the first bad field (its latest_window included)."""
+    where: tuple[str, ...] = ()
+    try:
+        meta = RunMetadata.model_validate_json(path.read_bytes())
+        if meta.latest_window is not None:
+            where = ("latest_window",)
+            WindowRecord.model_validate(meta.latest_window)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        loc = ".".join(map(str, (*where, *first["loc"])))
+        raise ValueError(f"{loc + ': ' if loc else ''}{first['msg']}") from None
+    return meta
 
 
 def _sort_field(sort: str) -> SortField:

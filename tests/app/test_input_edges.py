@@ -25,7 +25,8 @@ def test_a_lone_surrogate_in_run_id_is_422_naming_it(tmp_path: Path) -> None:
 
 def test_non_finite_numbers_are_422_not_500(tmp_path: Path) -> None:
     with in_process_client(tmp_path / "runs") as client:
-        response = client.post("/runs", content=b'{"total_env_steps": 1e400}', headers={"Content-Type": "application/json"})
+        response = client.post("/runs", content=b'{"total_env_steps": 1e400}',
+                               headers={"Content-Type": "application/json"})
     assert response.status_code == 422
     assert ["body", "total_env_steps"] in [error["loc"] for error in response.json()["detail"]]
 
@@ -84,5 +85,5 @@ def test_head_on_get_routes_is_the_get_without_its_body(shared_server: Server, p
         assert head.headers["content-length"] == get.headers["content-length"]
 
 
-def test_head_on_an_unknown_route_is_still_404(shared_server: Server) -> None:
+def test_head_on_an_unknown_run_is_404(shared_server: Server) -> None:
     assert httpx.head(shared_server.url + "/runs/nope").status_code == 404

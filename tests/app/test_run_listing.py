@@ -58,6 +58,13 @@ def test_a_corrupt_file_is_warned_about_once_per_change(tmp_path: Path, caplog) 
     assert "junk" in caplog.records[0].getMessage()
 
 
+def test_metadata_whose_latest_window_is_not_a_window_record_is_corrupt(tmp_path: Path) -> None:
+    hand_made_run(tmp_path / "runs", "odd", RunStatus.completed, latest_window={"window_id": 0})
+    with in_process_client(tmp_path / "runs") as client:
+        run = client.get("/runs/odd").json()
+    assert run["status"] == "corrupt" and "latest_window" in run["error"]
+
+
 def test_progress_and_eta_come_from_the_counters_and_the_latest_sps(tmp_path: Path) -> None:
     paths = hand_made_run(tmp_path / "runs", "r", RunStatus.running, windows=1,
                           config={**SHORT, "total_env_steps": 10_000, "window_env_steps": 2000})
@@ -92,7 +99,8 @@ def test_runs_sort_by_any_field_both_ways_and_filter_by_id_prefix(tmp_path: Path
         def ids(**params) -> list[str]:
             seen, cursor = [], None
             while True:  # page by one, so cursors are exercised for every sort
-                body = client.get("/runs", params={**params, "limit": 1, **({"cursor": cursor} if cursor else {})}).json()
+                page = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+                body = client.get("/runs", params={**params, **page}).json()
                 seen += [item["run_id"] for item in body["items"]]
                 if (cursor := body["next_cursor"]) is None:
                     return seen

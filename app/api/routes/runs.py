@@ -115,7 +115,10 @@ async def get_run(run_id: RunIdDep, store: StoreDep, supervisor: SupervisorDep) 
 @router.get(
     "/{run_id}/config",
     response_model=TrainConfig,
-    responses={**NOT_FOUND, status.HTTP_409_CONFLICT: {"model": ErrorBody, "description": "config.json is unreadable."}},
+    responses={
+        **NOT_FOUND,
+        status.HTTP_409_CONFLICT: {"model": ErrorBody, "description": "config.json is unreadable."},
+    },
 )
 async def get_run_config(meta: RunDep, paths: RunPathsDep) -> Response:
     """The run's config.json, as the trainer reads it."""

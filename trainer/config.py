@@ -18,6 +18,7 @@ TrainerBackend = Literal["random", "puffer_ppo"]
 WandbMode = Literal["disabled", "offline", "online"]
 EnvReward = Literal["original", "profit"]
 EvalMode = Literal["sample", "argmax"]
+EnvObservation = Literal["spec", "scouted"]
 VectorBackend = Literal["native", "serial", "multiprocessing"]
 Device = Literal["cpu", "cuda"]
 
@@ -49,6 +50,11 @@ class TrainConfig(BaseModel):
         "profit",
         description="Reward profile: profit (net profit in thousands of credits, cargo-value shaping, "
         "death loses the banked credits) or original (spec 1.7, which makes quitting at once optimal).",
+    )
+    env_observation: EnvObservation = Field(
+        "scouted",
+        description="spec: the 260 values of the original game; scouted: 24 more, what the player has seen "
+        "of each neighbouring node (visited, best estimated asteroid value, undepleted share, hops home).",
     )
     env_reward_shaping: float = Field(
         1.0,

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     sse_token_ttl_s: float = Field(
         300.0, gt=0, le=86400, description="Lifetime of a signed query token from POST /auth/sse-token."
     )
-    train_limits: TrainLimits = Field(
+    train_limits: Annotated[TrainLimits, NoDecode] = Field(
         default_factory=TrainLimits,
         description="Resource limits on the runs clients ask for: a JSON object of TrainLimits keys, the "
         "rest default (README: Limits); trainers get them as --limits.",

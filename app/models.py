@@ -98,7 +98,10 @@ class RunResource(BaseModel):
         description="Seconds left to target_env_steps at the latest window's sps; null unless the "
         "run is starting or running and has a window."
     )
-    latest_window: WindowRecord | None = Field(description="The newest window record; null before the first.")
+    latest_window: WindowRecord | None = Field(
+        description="The newest window record; null before the first. A run stopped inside a window "
+        "shows that window's progress so far (window_complete false; it is not in the metrics)."
+    )
     latest_checkpoint: LatestCheckpoint | None = Field(description="The newest checkpoint; null before the first.")
     wandb_run_url: str | None = Field(description="The W&B run page, when W&B logging is on.")
     error: str | None = Field(

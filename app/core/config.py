@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from trainer.config import TrainLimits
+
 MIN_REMOTE_TOKEN_CHARS = 16
 
 
@@ -65,6 +67,14 @@ class Settings(BaseSettings):
     sse_token_ttl_s: float = Field(
         300.0, gt=0, le=86400, description="Lifetime of a signed query token from POST /auth/sse-token."
     )
+    train_limits: Annotated[TrainLimits, NoDecode] = Field(
+        default_factory=TrainLimits,
+        description="Resource limits on the runs clients ask for: a JSON object of TrainLimits keys, the "
+        "rest default (README: Limits); trainers get them as --limits.",
+    )
+    allow_wandb_online: bool = Field(
+        False, description="Accept wandb_mode online in POST /runs (its trainers then reach the network)."
+    )
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
@@ -85,6 +95,13 @@ class Settings(BaseSettings):
             raise ValueError(f"api_token_file: cannot read {self.api_token_file}: {exc.strerror}") from None
         self.api_token = SecretStr(text.strip())
         return self
+
+    @field_validator("train_limits", mode="before")
+    @classmethod
+    def _parse_limits(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return TrainLimits.model_validate_json(value)
+        return value
 
     @field_validator("trainer_command", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from trainer.config import TrainConfig, TrainLimits
 from trainer.rundir import (
     RUN_ID_PATTERN,
     TERMINAL_STATUSES,
+    Collapse,
     LatestCheckpoint,
     RunMetadata,
     RunStatus,
@@ -86,6 +87,10 @@ class RunResource(BaseModel):
     )
     trainer_backend: str = Field(description="The trainer backend: `random` or `puffer_ppo`.")
     seed: int = Field(description="The run's seed.")
+    env_reward: str | None = Field(
+        description="The reward profile the run trains on: `profit` or `original`; null for runs made "
+        "before reward profiles existed (they trained on `original`)."
+    )
     target_env_steps: int = Field(description="The config's total_env_steps: the run completes there.")
     window_env_steps: int = Field(description="Env steps per metrics window.")
     env_steps_total: int = Field(description="Env steps trained so far, summed over the envs.")
@@ -104,6 +109,10 @@ class RunResource(BaseModel):
     )
     latest_checkpoint: LatestCheckpoint | None = Field(description="The newest checkpoint; null before the first.")
     wandb_run_url: str | None = Field(description="The W&B run page, when W&B logging is on.")
+    collapse: Collapse | None = Field(
+        description="Set at the first window whose episodes shrank to a few steps (the policy learned to "
+        "end episodes at once): its window, env steps, mean episode length and cash-out rate; null otherwise."
+    )
     error: str | None = Field(
         description="Why the run failed, was cancelled or interrupted (a failure ends with the "
         "trainer log's last lines); null otherwise."

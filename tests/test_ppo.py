@@ -167,6 +167,9 @@ def test_under_the_original_reward_ppo_learns_to_cash_out_at_once(tmp_path):
     first, last = records[0], records[-1]
     assert first["length_mean"] > 5
     assert last["length_mean"] < 1.5 and last["cash_out_rate"] > 0.95
+    assert last["action_fractions"]["cash_out"] > 0.9 > first["action_fractions"]["cash_out"]
+    collapse = read_metadata(RunPaths.of(tmp_path, "quit")).collapse  # the warning the service shows
+    assert collapse is not None and collapse.length_mean < 3 and collapse.window_id > 0
 
 
 def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_path, capsys):

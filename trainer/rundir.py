@@ -99,6 +99,34 @@ class BestCheckpoint(BaseModel):
     eval_net_profit_mean: float
 
 
+class Collapse(BaseModel):
+    """The first window whose episodes shrank to a few steps: the policy learned to quit."""
+
+    window_id: int
+    env_steps: int
+    length_mean: float
+    cash_out_rate: float | None
+
+
+# A window whose episodes average fewer decisions than this has collapsed (random play lasts
+# ~22 steps, a miner thousands); with fewer episodes than COLLAPSE_MIN_EPISODES it is not judged.
+COLLAPSE_LENGTH_STEPS = 3.0
+COLLAPSE_MIN_EPISODES = 20
+
+
+def collapse_of(record: dict[str, Any]) -> Collapse | None:
+    """A Collapse if this window record shows one, else None."""
+    length = record.get("length_mean")
+    if length is None or record.get("episodes", 0) < COLLAPSE_MIN_EPISODES or length >= COLLAPSE_LENGTH_STEPS:
+        return None
+    return Collapse(
+        window_id=record["window_id"],
+        env_steps=record["env_steps_end"],
+        length_mean=length,
+        cash_out_rate=record.get("cash_out_rate"),
+    )
+
+
 class RunMetadata(BaseModel):
     """The contents of run_metadata.json. Paths are relative to the run directory."""
 
@@ -110,6 +138,7 @@ class RunMetadata(BaseModel):
     seed: int
     target_env_steps: int
     window_env_steps: int
+    env_reward: str | None = None  # null in runs made before reward profiles existed (original)
     env_steps_total: int = 0
     ticks_total: int = 0
     episodes_total: int = 0
@@ -124,6 +153,7 @@ class RunMetadata(BaseModel):
     wandb_run_id: str | None = None
     wandb_run_url: str | None = None
     constellation_url: str | None = None
+    collapse: Collapse | None = None
     error: str | None = None
     exit_code: int | None = None
     pid: int | None = None
@@ -135,6 +165,17 @@ class RunMetadata(BaseModel):
     metrics_path: str = "metrics/windows.jsonl"
     checkpoints_dir: str = "checkpoints"
     log_path: str = "logs/trainer.log"
+
+
+def config_fields(config: Any) -> dict[str, Any]:
+    """The metadata fields that repeat the run's TrainConfig."""
+    return {
+        "trainer_backend": config.trainer_backend,
+        "seed": config.seed,
+        "target_env_steps": config.total_env_steps,
+        "window_env_steps": config.window_env_steps,
+        "env_reward": config.env_reward,
+    }
 
 
 class RunPaths:

@@ -37,7 +37,7 @@ from trainer.checkpoint import (
     save_checkpoint,
 )
 from trainer.config import TrainConfig
-from trainer.env import EPISODE_STATS
+from trainer.env import ACTION_FAMILIES, EPISODE_STATS
 from trainer.logs import logger
 from trainer.rundir import (
     BestCheckpoint,
@@ -46,6 +46,8 @@ from trainer.rundir import (
     RunMetadata,
     RunPaths,
     RunStatus,
+    collapse_of,
+    config_fields,
     read_complete_lines,
     read_metadata,
     update_status,
@@ -110,10 +112,7 @@ class RunWriter:
             stale.unlink()  # left by a killed trainer: we hold the lock, so nobody is writing them
         write_json_atomic(self.paths.config, self.config.model_dump(mode="json"))
         fields: dict[str, Any] = {
-            "trainer_backend": self.config.trainer_backend,
-            "seed": self.config.seed,
-            "target_env_steps": self.config.total_env_steps,
-            "window_env_steps": self.config.window_env_steps,
+            **config_fields(self.config),
             "pid": os.getpid(),
             "error": None,
             "exit_code": None,
@@ -150,6 +149,16 @@ class RunWriter:
         metadata once for both, then report to W&B and the console."""
         self._windows.append(record)
         changes: dict[str, Any] = {"latest_window": record, **counters(windows)}
+        collapse = collapse_of(record) if self.meta.collapse is None else None
+        if collapse is not None:
+            changes["collapse"] = collapse
+            logger.warning(
+                "collapse: episodes in window %d last %.1f steps on average (cash-out rate %s): "
+                "the policy has learned to end episodes at once",
+                collapse.window_id,
+                collapse.length_mean,
+                _fmt(collapse.cash_out_rate, ".2f"),
+            )
         if checkpoint is not None:
             changes.update(self._save_checkpoint(record, checkpoint))
         self._update(RunStatus.running, **changes)
@@ -329,7 +338,9 @@ def _train_loop(
 ) -> WindowAccumulator:
     paths = writer.paths
     backend: Backend = BACKENDS[config.trainer_backend](config, env)
-    windows = WindowAccumulator(config.window_env_steps, config.total_env_steps, config.num_envs, EPISODE_STATS)
+    windows = WindowAccumulator(
+        config.window_env_steps, config.total_env_steps, config.num_envs, EPISODE_STATS, ACTION_FAMILIES
+    )
 
     def state() -> dict[str, Any]:
         return {
@@ -397,6 +408,7 @@ def _train_loop(
             env.rewards[:n],
             env.step_ticks[:n],
             env.invalid_actions[:n],
+            actions[:n],
             finished,
             env.episode_stats,
             now - last,

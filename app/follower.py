@@ -51,7 +51,7 @@ class RunEvent:
 
 
 def status_event(meta: RunMetadata) -> RunEvent:
-    body = {"status": meta.status.value, "error": meta.error, "exit_code": meta.exit_code}
+    body = meta.model_dump(mode="json", include={"status", "error", "error_kind", "exit_code"})
     return RunEvent(EventKind.status, json.dumps(body))
 
 

@@ -22,8 +22,9 @@ from trainer.rundir import RunPaths
 log = logging.getLogger(__name__)
 
 WATCHED_FILES = frozenset({"run_metadata.json", "windows.jsonl"})
-# While changes keep arriving faster than one per step, report them at least this often.
-DEBOUNCE_MS = 20
+# Report a change one step after it is seen, without waiting for the files to be quiet (a window
+# line is followed at once by the rewrite of run_metadata.json, which is fsync-ed).
+DEBOUNCE_MS = 1
 
 # Called with the ids of the runs whose files changed, or None for "any run may have changed".
 OnChange = Callable[[set[str] | None], None]

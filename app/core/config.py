@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         1024, gt=0, description="Events buffered per SSE client before a slow client is dropped."
     )
     sse_ping_s: float = Field(15.0, gt=0, description="Seconds between SSE keep-alive comments.")
+    sse_send_timeout_s: float | None = Field(
+        None,
+        gt=0,
+        description="An SSE client whose socket takes longer to accept a send is dropped; unset = never "
+        "(each send then costs a timer).",
+    )
     sse_token_ttl_s: float = Field(
         300.0, gt=0, le=86400, description="Lifetime of a signed query token from POST /auth/sse-token."
     )
@@ -80,9 +86,6 @@ class Settings(BaseSettings):
     )
     allow_wandb_online: bool = Field(
         False, description="Accept wandb_mode online in POST /runs (its trainers then reach the network)."
-    )
-    sse_send_timeout_s: float = Field(
-        10.0, gt=0, description="An SSE client whose socket takes longer to accept a send is dropped."
     )
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")

@@ -62,28 +62,6 @@ async def _in_chunks(events: Iterable[RunEvent]) -> AsyncIterator[bytes]:
         yield bytes(chunk)
 
 
-def _take_queued(first: RunEvent | None, queue: asyncio.Queue[RunEvent | None]) -> list[RunEvent | None]:
-    """`first` and every event already queued behind it, up to a drop marker or an `end`."""
-    batch = [first]
-    while batch[-1] is not None and batch[-1].kind != EventKind.end and not queue.empty():
-        batch.append(queue.get_nowait())
-    return batch
-
-
-def _unsent(batch: list[RunEvent | None], last_sent: int) -> tuple[list[RunEvent], int]:
-    """The batch less its drop marker and the windows already sent; the new last window id sent."""
-    fresh: list[RunEvent] = []
-    for event in batch:
-        if event is None:
-            continue
-        if event.kind == EventKind.window and event.id is not None:
-            if event.id <= last_sent:
-                continue
-            last_sent = event.id
-        fresh.append(event)
-    return fresh, last_sent
-
-
 def _parse_after(last_event_id: str | None, after: int | None) -> int | None:
     """The window id to resume after: `Last-Event-ID` if sent (by the same rule as `after`), else `after`."""
     if last_event_id is None:
@@ -143,13 +121,16 @@ async def run_events(
             first = [RunEvent(EventKind.snapshot, snapshot.model_dump_json()), *map(_window_event, history)]
             async for chunk in _in_chunks(first):
                 yield chunk
-            while True:
-                batch = _take_queued(await subscriber.queue.get(), subscriber.queue)
-                fresh, last_sent = _unsent(batch, last_sent)
-                async for chunk in _in_chunks(fresh):
-                    yield chunk
-                if batch[-1] is None or batch[-1].kind == EventKind.end:
-                    return  # the end, or dropped as too slow (the client reconnects with Last-Event-ID)
+            while (event := await subscriber.queue.get()) is not None:
+                if event.kind == EventKind.window and event.id is not None:
+                    if event.id <= last_sent:
+                        continue
+                    last_sent = event.id
+                yield event.wire
+                if event.kind == EventKind.end:
+                    return
+                if not subscriber.queue.empty():  # a backlog: one write per turn (see _in_chunks)
+                    await asyncio.sleep(0)
         finally:
             followers.unsubscribe(meta.run_id, follower, subscriber)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -72,14 +73,30 @@ async def _snapshot_received(port: int) -> bool:
     return b" 200 " in status
 
 
-async def _storm_then_connect(port: int) -> list[bool]:
+def _append_windows(paths: RunPaths, stop: threading.Event) -> None:
+    """Keep the run live meanwhile: a window every 10 ms, as a fast trainer writes them."""
+    windows = JsonlAppender(paths.windows)
+    window_id = HISTORY_WINDOWS
+    while not stop.wait(0.01):
+        windows.append({"window_id": window_id, "padding": "x" * 600})
+        window_id += 1
+    windows.close()
+
+
+async def _storm_then_connect(port: int, paths: RunPaths) -> list[bool]:
     aborts: list[Callable[[int], object]] = [_abort_at_once, _abort_after_headers]
 
     async def client(index: int) -> None:
         for attempt in range(RECONNECTS):
             await aborts[(index + attempt) % 2](port)
 
-    await asyncio.gather(*(client(index) for index in range(CLIENTS)))
+    stop = threading.Event()
+    writer = asyncio.create_task(asyncio.to_thread(_append_windows, paths, stop))
+    try:
+        await asyncio.gather(*(client(index) for index in range(CLIENTS)))
+    finally:
+        stop.set()
+        await writer
     return await asyncio.wait_for(asyncio.gather(*(_snapshot_received(port) for _ in range(CLIENTS))), 30)
 
 
@@ -87,7 +104,7 @@ def test_aborted_sse_clients_leave_the_log_small_and_new_clients_are_served(live
     log = tmp_path / "server.log"
     server = Server(live_run.root.parent, log).start()
     try:
-        served = asyncio.run(_storm_then_connect(server.port))
+        served = asyncio.run(_storm_then_connect(server.port, live_run))
     finally:
         server.stop()
     lines = log.read_text().splitlines()

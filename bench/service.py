@@ -311,7 +311,7 @@ def _write_followed_windows(runs: list[RunPaths]) -> None:
         next_at += FOLLOW_INTERVAL_S
         time.sleep(max(0.0, next_at - time.monotonic()))
         paths, window_id = runs[index % len(runs)], index // len(runs)
-        record = {"window_id": window_id, "written_at": time.time(), "padding": "x" * 600}
+        record = _window_record(window_id)
         appenders[index % len(runs)].append(record)
         update_status(paths, RunStatus.running, latest_window=record, windows_emitted=window_id + 1)
     for paths, appender in zip(runs, appenders):

@@ -13,6 +13,7 @@ from trainer.rundir import (
     RUN_ID_PATTERN,
     TERMINAL_STATUSES,
     Collapse,
+    ErrorKind,
     LatestCheckpoint,
     RunMetadata,
     RunStatus,
@@ -117,9 +118,13 @@ class RunResource(BaseModel):
         description="Why the run failed, was cancelled or interrupted (a failure ends with the "
         "trainer log's last lines); null otherwise."
     )
+    error_kind: ErrorKind | None = Field(
+        description="What kind of failure `error` describes (README: Exit codes and error kinds); null "
+        "when the run has none."
+    )
     exit_code: int | None = Field(
-        description="The trainer's exit status when it ended without writing a final status "
-        "(negative: killed by that signal); null otherwise."
+        description="The trainer's exit status: 0 completed, 1 failed, 2 bad config, 128+N stopped by "
+        "signal N, -N killed by signal N (as the server saw it); null while unknown."
     )
     created_at: str = Field(description="UTC ISO-8601 time the run was created.")
     started_at: str | None = Field(description="UTC ISO-8601 time training (last) started.")

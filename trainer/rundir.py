@@ -41,6 +41,18 @@ class RunStatus(StrEnum):
     interrupted = "interrupted"
 
 
+class ErrorKind(StrEnum):
+    """What kind of failure a run's `error` describes (null while it has none)."""
+
+    exception = "exception"  # the trainer caught an error and wrote `failed` itself (exit 1)
+    bad_config = "bad_config"  # the trainer refused its flags, config or run directory (exit 2)
+    exit_code = "exit_code"  # the trainer exited without writing a final status
+    killed = "killed"  # a signal killed the trainer before it wrote a final status
+    interrupted = "interrupted"  # the trainer vanished; its exit status is unknown
+    launch_failed = "launch_failed"  # the trainer process could not be started
+    cancel_failed = "cancel_failed"  # a cancel could not signal or stop the trainer
+
+
 TERMINAL_STATUSES = frozenset(
     {RunStatus.completed, RunStatus.failed, RunStatus.cancelled, RunStatus.interrupted}
 )
@@ -155,6 +167,7 @@ class RunMetadata(BaseModel):
     constellation_url: str | None = None
     collapse: Collapse | None = None
     error: str | None = None
+    error_kind: ErrorKind | None = None
     exit_code: int | None = None
     pid: int | None = None
     created_at: str

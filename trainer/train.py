@@ -41,6 +41,7 @@ from trainer.env import ACTION_FAMILIES, EPISODE_STATS
 from trainer.logs import logger
 from trainer.rundir import (
     BestCheckpoint,
+    ErrorKind,
     JsonlAppender,
     LatestCheckpoint,
     RunMetadata,
@@ -115,6 +116,7 @@ class RunWriter:
             **config_fields(self.config),
             "pid": os.getpid(),
             "error": None,
+            "error_kind": None,
             "exit_code": None,
         }
         if not self.paths.metadata.exists():
@@ -127,7 +129,9 @@ class RunWriter:
             return
         if read_metadata(self.paths).status == RunStatus.running:
             # Our caller holds the lock, so whoever left it `running` is gone.
-            update_status(self.paths, RunStatus.interrupted, error="trainer process vanished")
+            update_status(
+                self.paths, RunStatus.interrupted, error="trainer process vanished", error_kind=ErrorKind.interrupted
+            )
         self.meta = update_status(self.paths, RunStatus.starting, resuming=resume, **fields)
 
     def open_wandb(self) -> None:
@@ -263,9 +267,17 @@ class RunWriter:
             self._windows.close()
             self._windows = None
 
-    def finish(self, status: RunStatus, exit_code: int, *, error: str | None = None, **changes: Any) -> None:
+    def finish(
+        self,
+        status: RunStatus,
+        exit_code: int,
+        *,
+        error: str | None = None,
+        error_kind: ErrorKind | None = None,
+        **changes: Any,
+    ) -> None:
         """Write the terminal status and close the W&B run."""
-        meta = self._update(status, exit_code=exit_code, error=error, **changes)
+        meta = self._update(status, exit_code=exit_code, error=error, error_kind=error_kind, **changes)
         if self.wandb is not None:
             summary = {"status": status.value, **meta.model_dump(include=COUNTER_FIELDS)}
             self.wandb.finish(summary, exit_code)
@@ -309,7 +321,8 @@ def train(config: TrainConfig, paths: RunPaths, *, resume: bool = False) -> int:
             windows = _run(config, writer, stop, resume=resume)
         except Exception as exc:
             logger.exception("training failed")
-            writer.finish(RunStatus.failed, EXIT_FAILED, error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            writer.finish(RunStatus.failed, EXIT_FAILED, error=error, error_kind=ErrorKind.exception)
             return EXIT_FAILED
     if stop.signum is not None:
         status, exit_code = RunStatus.cancelled, 128 + stop.signum

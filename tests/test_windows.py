@@ -127,7 +127,8 @@ def test_one_step_can_close_several_windows_with_the_right_episodes():
     partial = acc.snapshot()
     assert partial["window_complete"] is False and partial["window_id"] == 2
     assert (partial["env_steps_in_window"], partial["return_mean"]) == (2, 30.0)
-    assert acc.snapshot() == {**partial, "time": acc.snapshot()["time"]}  # the window stays open
+    again = acc.snapshot()
+    assert again == {**partial, "time": again["time"]}  # the window stays open
     assert acc.steps_in_window == 2 and acc.next_window_id == 2
     # Time is shared out by env steps: each window got 3/8 of the 0.8 s step.
     assert records[0]["sps"] == pytest.approx(3 / 0.3)

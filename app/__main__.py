@@ -1,4 +1,5 @@
-"""`python -m app`: serve the training service. Every setting is a flag (and a PROSPECTOR_* env var)."""
+"""`python -m app`: serve the training service. Every setting is a PROSPECTOR_* env var and, but for
+the API token itself (argv is visible to every user in `ps`), a flag."""
 
 from __future__ import annotations
 
@@ -12,11 +13,19 @@ from pydantic import ValidationError
 from app.core.config import Settings
 from app.main import create_app
 
+log = logging.getLogger("app")
+
+
+# Settings that are never flags: a secret on the command line is visible in `ps`.
+ENV_ONLY = frozenset({"api_token"})
+
 
 def build_parser() -> argparse.ArgumentParser:
     """One `--flag` per Settings field; unset flags fall back to the environment, then defaults."""
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     for name, field in Settings.model_fields.items():
+        if name in ENV_ONLY:
+            continue
         parser.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
@@ -39,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if problem:
         parser.error(problem)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not settings.allowed_hosts and settings.binds_every_address:
+        log.warning(
+            "bound to %s, but only Host headers %s are accepted: set PROSPECTOR_ALLOWED_HOSTS "
+            "to the names clients use", settings.host, ", ".join(settings.trusted_hosts),
+        )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
 
 

@@ -123,6 +123,27 @@ def pid_exists(pid: int) -> bool:
     return True
 
 
+# What a trainer needs from the server's environment; nothing else is passed on (not the API
+# token, nor any other PROSPECTOR_* setting or secret of the server's).
+TRAINER_ENV_NAMES = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "VIRTUAL_ENV", "LD_LIBRARY_PATH"}
+)
+TRAINER_ENV_PREFIXES = ("LC_", "PYTHON", "WANDB_", "NUMBA_", "CUDA_", "NVIDIA_")
+
+
+def trainer_environment(threads: int, source: Mapping[str, str]) -> dict[str, str]:
+    """The minimal environment of a trainer process: what `source` holds of TRAINER_ENV_NAMES
+    and TRAINER_ENV_PREFIXES, unbuffered output, and the thread limits."""
+    env = {
+        name: value
+        for name, value in source.items()
+        if name in TRAINER_ENV_NAMES or name.startswith(TRAINER_ENV_PREFIXES)
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update({name: str(threads) for name in THREAD_LIMIT_VARS})
+    return env
+
+
 class LocalSubprocessLauncher:
     """Starts trainers as local subprocesses: argv list, own session, output to the run's log."""
 
@@ -130,10 +151,7 @@ class LocalSubprocessLauncher:
         self, command: Sequence[str], *, threads: int, base_env: Mapping[str, str] | None = None
     ) -> None:
         self._command = list(command)
-        env = dict(os.environ if base_env is None else base_env)
-        env["PYTHONUNBUFFERED"] = "1"
-        env.update({name: str(threads) for name in THREAD_LIMIT_VARS})
-        self._env = env
+        self._env = trainer_environment(threads, os.environ if base_env is None else base_env)
 
     def launch(self, paths: RunPaths, args: Sequence[str]) -> LocalTrainer:
         paths.make_dirs()

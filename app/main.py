@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
 from fastapi import Depends, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from app import __version__
 from app.api.body_limit import BodySizeLimitMiddleware
-from app.api.deps import require_token
-from app.api.routes import checkpoints, events, health, logs, metrics, runs
+from app.api.content_type import JsonBodyMiddleware
+from app.api.deps import require_token, require_token_or_stream_token
+from app.api.errors import validation_error_handler
+from app.api.head import HeadMiddleware
+from app.api.origin import SameOriginMiddleware
+from app.api.routes import auth, checkpoints, docs, events, health, logs, metrics, runs
+from app.api.stream_token import StreamTokenSigner
 from app.core.config import Settings
 from app.follower import FollowerRegistry
 from app.launcher import Launcher, LocalSubprocessLauncher
+from app.models import AUTH_ERRORS
 from app.store import RunStore
 from app.supervisor import RunConflict, RunNotFound, RunSupervisor
 from app.windowlog import WindowLogCache
-
 
 def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
     """Build the service for `settings`; `launcher` defaults to local trainer subprocesses."""
@@ -46,17 +53,28 @@ def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
         version=__version__,
         description="Launch, supervise and follow training runs. Every run is a directory under the run root.",
         lifespan=lifespan,
+        docs_url=None,  # served by app.api.routes.docs, behind the token, with local assets
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.store = store
     app.state.supervisor = supervisor
     app.state.followers = followers
     app.state.window_logs = WindowLogCache()
+    app.state.stream_tokens = StreamTokenSigner.for_api_token(settings.token, settings.sse_token_ttl_s)
 
     app.include_router(health.router)
-    protected = [Depends(require_token)]
-    for module in (runs, events, metrics, checkpoints, logs):
-        app.include_router(module.router, dependencies=protected)
+    bearer = [Depends(require_token)]
+    bearer_or_query_token = [Depends(require_token_or_stream_token)]
+    for module in (runs, metrics, checkpoints, auth):
+        app.include_router(module.router, dependencies=bearer, responses=AUTH_ERRORS)
+    for module in (events, logs):
+        app.include_router(module.router, dependencies=bearer_or_query_token, responses=AUTH_ERRORS)
+    app.include_router(docs.router, dependencies=bearer_or_query_token)
+    app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
+
+    app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
 
     @app.exception_handler(RunNotFound)
     async def _not_found(request: Request, exc: RunNotFound) -> JSONResponse:
@@ -66,12 +84,19 @@ def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
     async def _conflict(request: Request, exc: RunConflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
 
+    # Added innermost first: a request meets TrustedHost, then HEAD, CORS, the origin check,
+    # the body size cap and the JSON body check.
+    app.add_middleware(JsonBodyMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SameOriginMiddleware, allowed_origins=settings.cors_origins)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            expose_headers=["Location"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadMiddleware)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     return app

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from app.store import CorruptRun
+from app.window_record import WindowRecord
 from trainer.config import TrainConfig
-from trainer.rundir import RUN_ID_PATTERN, LatestCheckpoint, RunMetadata, RunStatus, validate_run_id
+from trainer.rundir import (
+    RUN_ID_PATTERN,
+    TERMINAL_STATUSES,
+    LatestCheckpoint,
+    RunMetadata,
+    RunStatus,
+    validate_run_id,
+)
 
 
 class RunCreate(TrainConfig):
-    """`POST /runs` body: the trainer's TrainConfig plus an optional run id (generated if absent)."""
+    """`POST /runs` body: the trainer's TrainConfig plus an optional run id (generated if absent).
+
+    `window_env_steps` must not exceed `total_env_steps` (422 naming `window_env_steps`).
+    """
 
     run_id: str | None = Field(
         None,
@@ -33,6 +45,7 @@ class RunLinks(BaseModel):
     """Where to find everything about one run."""
 
     self: str
+    config: str
     events: str
     metrics: str
     checkpoints: str
@@ -44,43 +57,71 @@ class RunLinks(BaseModel):
 class RunResource(BaseModel):
     """One training run as the service sees it (from its run_metadata.json)."""
 
-    run_id: str
-    status: RunStatus
+    run_id: str = Field(description="The run's id: its directory name under the run root.")
+    status: RunStatus = Field(
+        description="queued → starting → running → completed | failed | cancelled | interrupted "
+        "(interrupted: the trainer vanished without writing a final status)."
+    )
     queue_position: int | None = Field(
         None, description="1 = next to start; null unless the run is queued."
     )
-    trainer_backend: str
-    seed: int
-    target_env_steps: int
-    window_env_steps: int
-    env_steps_total: int
-    ticks_total: int
-    episodes_total: int
-    windows_emitted: int
-    checkpoints_written: int
-    latest_window: dict[str, Any] | None
-    latest_checkpoint: LatestCheckpoint | None
-    wandb_run_url: str | None
-    error: str | None
-    exit_code: int | None
-    created_at: str
-    started_at: str | None
-    updated_at: str
-    finished_at: str | None
-    links: RunLinks
+    trainer_backend: str = Field(description="The trainer backend: `random` or `puffer_ppo`.")
+    seed: int = Field(description="The run's seed.")
+    target_env_steps: int = Field(description="The config's total_env_steps: the run completes there.")
+    window_env_steps: int = Field(description="Env steps per metrics window.")
+    env_steps_total: int = Field(description="Env steps trained so far, summed over the envs.")
+    ticks_total: int = Field(description="Game ticks that passed so far.")
+    episodes_total: int = Field(description="Episodes that ended so far.")
+    windows_emitted: int = Field(description="Window records written to metrics/windows.jsonl.")
+    checkpoints_written: int = Field(description="Checkpoint files written.")
+    progress: float = Field(description="env_steps_total / target_env_steps, from 0 to 1.")
+    eta_s: float | None = Field(
+        description="Seconds left to target_env_steps at the latest window's sps; null unless the "
+        "run is starting or running and has a window."
+    )
+    latest_window: WindowRecord | None = Field(description="The newest window record; null before the first.")
+    latest_checkpoint: LatestCheckpoint | None = Field(description="The newest checkpoint; null before the first.")
+    wandb_run_url: str | None = Field(description="The W&B run page, when W&B logging is on.")
+    error: str | None = Field(
+        description="Why the run failed, was cancelled or interrupted (a failure ends with the "
+        "trainer log's last lines); null otherwise."
+    )
+    exit_code: int | None = Field(
+        description="The trainer's exit status when it ended without writing a final status "
+        "(negative: killed by that signal); null otherwise."
+    )
+    created_at: str = Field(description="UTC ISO-8601 time the run was created.")
+    started_at: str | None = Field(description="UTC ISO-8601 time training (last) started.")
+    updated_at: str = Field(description="UTC ISO-8601 time of the last change to run_metadata.json.")
+    finished_at: str | None = Field(description="UTC ISO-8601 time the run reached a final status.")
+    links: RunLinks = Field(description="URLs of the run's sub-resources and actions.")
+
+
+class CorruptRunResource(BaseModel):
+    """A run directory whose run_metadata.json cannot be read; it can only be deleted."""
+
+    run_id: str = Field(description="The run's id: its directory name under the run root.")
+    status: Literal["corrupt"] = "corrupt"
+    error: str = Field(description="Why run_metadata.json was refused.")
+    created_at: str = Field(description="The file's modification time (the run's own times are unreadable).")
+    updated_at: str = Field(description="The file's modification time.")
+    links: RunLinks = Field(description="URLs of the run's sub-resources and actions.")
+
+
+AnyRunResource = RunResource | CorruptRunResource
 
 
 class RunPage(BaseModel):
-    """A page of runs, newest first; pass `next_cursor` as `cursor` for the next page."""
+    """A page of runs in the requested order; pass `next_cursor` as `cursor` for the next page."""
 
-    items: list[RunResource]
+    items: list[AnyRunResource]
     next_cursor: str | None
 
 
 class MetricsPage(BaseModel):
     """Window records after `after`; pass `next_after` as `after` to continue."""
 
-    items: list[dict[str, Any]]
+    items: list[WindowRecord]
     next_after: int
 
 
@@ -101,9 +142,16 @@ class Health(BaseModel):
 
     status: str
     version: str
-    runs_by_status: dict[str, int]
-    disk_free_bytes: int
-    runs_root: str
+    runs_by_status: dict[str, int] = Field(description="Run count per status, `corrupt` included.")
+    disk_free_bytes: int = Field(description="Free bytes on the run root's filesystem.")
+
+
+class StreamToken(BaseModel):
+    """A short-lived token for `?token=` on GET routes a browser opens by URL (EventSource)."""
+
+    token: str
+    expires_at: int = Field(description="Unix time after which the token is refused.")
+    expires_in_s: float
 
 
 class ErrorBody(BaseModel):
@@ -112,11 +160,26 @@ class ErrorBody(BaseModel):
     detail: str
 
 
-def run_resource(meta: RunMetadata, queue_position: int | None) -> RunResource:
-    """The API view of a run's metadata."""
-    base = f"/runs/{meta.run_id}"
-    links = RunLinks(
+# Responses a route can give before its handler runs, for OpenAPI: every route behind the token,
+# and every route that changes state.
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or wrong bearer token (or `?token=` where accepted)."},
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": ErrorBody,
+        "description": "Sent by a page whose origin is neither this server's nor in PROSPECTOR_CORS_ORIGINS.",
+    },
+    413: {"model": ErrorBody, "description": "A body over PROSPECTOR_MAX_BODY_BYTES."},
+    415: {"model": ErrorBody, "description": "A body that is not application/json."},
+}
+
+
+def _links(run_id: str) -> RunLinks:
+    base = f"/runs/{run_id}"
+    return RunLinks(
         self=base,
+        config=f"{base}/config",
         events=f"{base}/events",
         metrics=f"{base}/metrics",
         checkpoints=f"{base}/checkpoints",
@@ -124,5 +187,37 @@ def run_resource(meta: RunMetadata, queue_position: int | None) -> RunResource:
         cancel=f"{base}/cancel",
         resume=f"{base}/resume",
     )
-    fields = meta.model_dump(include=set(RunResource.model_fields) - {"links", "queue_position"})
-    return RunResource(**fields, queue_position=queue_position, links=links)
+
+
+def _eta_s(meta: RunMetadata) -> float | None:
+    if meta.status in TERMINAL_STATUSES or meta.status == RunStatus.queued or meta.latest_window is None:
+        return None
+    sps = meta.latest_window.get("sps")
+    if not isinstance(sps, int | float) or sps <= 0:
+        return None
+    return round(max(meta.target_env_steps - meta.env_steps_total, 0) / sps, 1)
+
+
+def run_resource(meta: RunMetadata, queue_position: int | None) -> RunResource:
+    """The API view of a run's metadata."""
+    derived = {"links", "queue_position", "progress", "eta_s"}
+    fields = meta.model_dump(include=set(RunResource.model_fields) - derived)
+    progress = min(meta.env_steps_total / meta.target_env_steps, 1.0) if meta.target_env_steps > 0 else 0.0
+    return RunResource(
+        **fields,
+        queue_position=queue_position,
+        progress=progress,
+        eta_s=_eta_s(meta),
+        links=_links(meta.run_id),
+    )
+
+
+def corrupt_run_resource(run: CorruptRun) -> CorruptRunResource:
+    """The API view of a run whose metadata cannot be read."""
+    return CorruptRunResource(
+        run_id=run.run_id,
+        error=run.error,
+        created_at=run.created_at,
+        updated_at=run.updated_at,
+        links=_links(run.run_id),
+    )

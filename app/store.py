@@ -1,7 +1,8 @@
 """The run store: the service's cached view of the run root, rebuilt from the files at any time.
 
 Every run is a directory under the run root; its run_metadata.json is parsed once per change
-(keyed on inode, mtime and size), so listing 10,000 runs re-reads only what changed.
+(keyed on inode, mtime and size), so listing 10,000 runs re-reads only what changed. A file
+that does not parse makes the run `corrupt` (listed, deletable, warned about once per change).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import logging
 import os
 import shutil
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from app.window_record import WindowRecord
 from trainer.config import TrainConfig
 from trainer.rundir import (
     TERMINAL_STATUSES,
@@ -36,34 +39,56 @@ log = logging.getLogger(__name__)
 
 # (inode, mtime_ns, size): changes whenever run_metadata.json is replaced or rewritten.
 Stamp = tuple[int, int, int]
-# Runs sort newest first on (created_at, run_id); a cursor is the key of the last run returned.
+# The fields runs can be listed by; a leading "-" in a sort means descending.
+SortField = Literal["created_at", "updated_at", "run_id"]
+SORT_FIELDS: tuple[SortField, ...] = ("created_at", "updated_at", "run_id")
+RunSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "run_id", "-run_id"]
+# Runs sort on (field value, run_id); a cursor holds the sort and the key of the last run returned.
 SortKey = tuple[str, str]
+
+CORRUPT = "corrupt"
+
+
+@dataclass(frozen=True)
+class CorruptRun:
+    """A run directory whose run_metadata.json is not valid run metadata."""
+
+    run_id: str
+    error: str
+    created_at: str  # the file's mtime: the run's own times are in the unreadable file
+    updated_at: str
+    status: Literal["corrupt"] = CORRUPT
+
+
+Run = RunMetadata | CorruptRun
 
 
 class InvalidCursor(ValueError):
-    """A `cursor` query parameter that this service did not hand out."""
+    """A `cursor` query parameter that this service did not hand out (for this sort)."""
 
 
-def encode_cursor(key: SortKey) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+def encode_cursor(sort: str, key: SortKey) -> str:
+    return base64.urlsafe_b64encode(json.dumps([sort, *key]).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> SortKey:
-    """The sort key inside a cursor; raises InvalidCursor if it is not one of ours."""
+def decode_cursor(cursor: str, sort: str) -> SortKey:
+    """The sort key inside a cursor; raises InvalidCursor if it is not one of ours for `sort`."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, run_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise InvalidCursor("cursor is not one returned by GET /runs") from exc
-    if not isinstance(created_at, str) or not isinstance(run_id, str):
-        raise InvalidCursor("cursor is not one returned by GET /runs")
-    return created_at, run_id
+        cursor_sort, value, run_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError, RecursionError) as exc:
+        raise InvalidCursor("not a cursor returned by GET /runs") from exc
+    if not isinstance(value, str) or not isinstance(run_id, str):
+        raise InvalidCursor("not a cursor returned by GET /runs")
+    if cursor_sort != sort:
+        raise InvalidCursor(f"this cursor continues a listing with sort={cursor_sort!r}, not {sort!r}")
+    return value, run_id
 
 
 @dataclass
 class _Entry:
     stamp: Stamp
-    meta: RunMetadata
+    meta: Run
 
 
 def _stamp(path: Path) -> Stamp | None:
@@ -81,18 +106,22 @@ class RunStore:
         self.root = Path(root)
         self._full_recheck_s = full_recheck_s
         self._entries: dict[str, _Entry] = {}
-        self._pending: set[str] = set()  # directories whose metadata is missing or unreadable
+        self._pending: set[str] = set()  # directories without a run_metadata.json (yet)
         self._root_mtime_ns: int | None = None
         self._last_full = 0.0
-        self._order: list[SortKey] = []  # ascending; iterated backwards for newest first
-        self._order_dirty = True
+        self._orders: dict[SortField, list[SortKey]] = {}  # ascending; dropped when a key changes
 
     def paths(self, run_id: str) -> RunPaths:
         """The run's paths; raises ValueError for an unsafe run id."""
         return RunPaths.of(self.root, run_id)
 
     def get(self, run_id: str) -> RunMetadata | None:
-        """The run's current metadata, or None if there is no such run (or it is not readable)."""
+        """The run's current metadata, or None if there is no such run (or it is corrupt)."""
+        run = self.lookup(run_id)
+        return run if isinstance(run, RunMetadata) else None
+
+    def lookup(self, run_id: str) -> Run | None:
+        """The run's current metadata, a CorruptRun, or None if there is no such run."""
         self._load(run_id)
         entry = self._entries.get(run_id)
         return entry.meta if entry else None
@@ -145,39 +174,52 @@ class RunStore:
         self._forget(run_id)
 
     def all(self) -> list[RunMetadata]:
-        """Every readable run, oldest first."""
+        """Every readable run, oldest first (corrupt ones left out)."""
+        return [run for run in self._all_runs() if isinstance(run, RunMetadata)]
+
+    def corrupt(self) -> list[CorruptRun]:
+        """Every run whose metadata does not parse, oldest first."""
+        return [run for run in self._all_runs() if isinstance(run, CorruptRun)]
+
+    def _all_runs(self) -> list[Run]:
         self._refresh()
-        return [self._entries[run_id].meta for _, run_id in self._sorted()]
+        return [self._entries[run_id].meta for _, run_id in self._sorted("created_at")]
 
     def page(
         self,
         *,
         limit: int,
         cursor: str | None = None,
-        status: RunStatus | None = None,
+        sort: RunSort = "-created_at",
+        status: str | None = None,
         backend: str | None = None,
-    ) -> tuple[list[RunMetadata], str | None]:
-        """Runs newest first after `cursor`, filtered; returns them and the next cursor (or None)."""
+        run_id_prefix: str | None = None,
+    ) -> tuple[list[Run], str | None]:
+        """Runs in `sort` order (a field of SORT_FIELDS, "-" first for descending) after `cursor`,
+        filtered; returns them and the next cursor (or None). Raises InvalidCursor."""
+        field: SortField = _sort_field(sort)
         self._refresh()
-        order = self._sorted()
-        # Runs strictly older than the cursor's run sort before it.
-        end = bisect_left(order, decode_cursor(cursor)) if cursor else len(order)
-        items: list[RunMetadata] = []
-        for index in range(end - 1, -1, -1):
-            meta = self._entries[order[index][1]].meta
-            if (status is None or meta.status == status) and (
-                backend is None or meta.trainer_backend == backend
-            ):
+        order = self._sorted(field)
+        after = decode_cursor(cursor, sort) if cursor else None
+        if sort.startswith("-"):
+            end = bisect_left(order, after) if after else len(order)
+            indices = range(end - 1, -1, -1)
+        else:
+            indices = range(bisect_right(order, after) if after else 0, len(order))
+        items: list[Run] = []
+        for index in indices:
+            run = self._entries[order[index][1]].meta
+            if _matches(run, status, backend, run_id_prefix):
                 if len(items) == limit:
-                    return items, encode_cursor(_key(items[-1]))
-                items.append(meta)
+                    return items, encode_cursor(sort, _key(items[-1], field))
+                items.append(run)
         return items, None
 
-    def _sorted(self) -> list[SortKey]:
-        if self._order_dirty:
-            self._order = sorted(_key(entry.meta) for entry in self._entries.values())
-            self._order_dirty = False
-        return self._order
+    def _sorted(self, field: SortField) -> list[SortKey]:
+        order = self._orders.get(field)
+        if order is None:
+            order = self._orders[field] = sorted(_key(entry.meta, field) for entry in self._entries.values())
+        return order
 
     def _refresh(self) -> None:
         """Bring the cache up to date: new and removed directories, and changed metadata.
@@ -203,7 +245,7 @@ class RunStore:
         for run_id in list(self._pending):
             self._load(run_id)
         for run_id, entry in list(self._entries.items()):
-            if full or entry.meta.status not in TERMINAL_STATUSES:
+            if full or entry.meta.status not in TERMINAL_STATUSES | {CORRUPT}:
                 self._load(run_id)
 
     def _load(self, run_id: str) -> None:
@@ -221,23 +263,65 @@ class RunStore:
         entry = self._entries.get(run_id)
         if entry is not None and entry.stamp == stamp:
             return
+        meta: Run
         try:
-            meta = RunMetadata.model_validate_json(path.read_bytes())
-        except (FileNotFoundError, ValidationError) as exc:
-            log.warning("run %s: unreadable run_metadata.json: %s", run_id, exc)
+            meta = _read_metadata(path)
+        except FileNotFoundError:
             self._pending.add(run_id)
             return
-        if entry is None or _key(entry.meta) != _key(meta):
-            self._order_dirty = True
+        except ValueError as exc:
+            error = f"run_metadata.json is not valid run metadata: {exc}"
+            log.warning("run %s: %s; it is listed as corrupt until the file changes", run_id, error)
+            mtime = _iso(stamp[1])
+            meta = CorruptRun(run_id, error, created_at=mtime, updated_at=mtime)
+        for field in SORT_FIELDS:
+            if entry is None or _key(entry.meta, field) != _key(meta, field):
+                self._orders.pop(field, None)
         self._entries[run_id] = _Entry(stamp, meta)
         self._pending.discard(run_id)
 
     def _forget(self, run_id: str) -> None:
         if self._entries.pop(run_id, None) is not None:
-            self._order_dirty = True
+            self._orders.clear()
         self._pending.discard(run_id)
 
 
-def _key(meta: RunMetadata) -> SortKey:
-    return meta.created_at, meta.run_id
+def _read_metadata(path: Path) -> RunMetadata:
+    """The metadata in `path`; ValueError naming the first bad field (its latest_window included)."""
+    where: tuple[str, ...] = ()
+    try:
+        meta = RunMetadata.model_validate_json(path.read_bytes())
+        if meta.latest_window is not None:
+            where = ("latest_window",)
+            WindowRecord.model_validate(meta.latest_window)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        loc = ".".join(map(str, (*where, *first["loc"])))
+        raise ValueError(f"{loc + ': ' if loc else ''}{first['msg']}") from None
+    return meta
+
+
+def _sort_field(sort: str) -> SortField:
+    field = sort.removeprefix("-")
+    for known in SORT_FIELDS:
+        if field == known:
+            return known
+    raise ValueError(f"sort must be one of {', '.join(SORT_FIELDS)}, optionally prefixed with '-'")
+
+
+def _key(run: Run, field: SortField) -> SortKey:
+    return getattr(run, field), run.run_id
+
+
+def _matches(run: Run, status: str | None, backend: str | None, run_id_prefix: str | None) -> bool:
+    if status is not None and run.status != status:
+        return False
+    if backend is not None and getattr(run, "trainer_backend", None) != backend:
+        return False
+    return run_id_prefix is None or run.run_id.startswith(run_id_prefix)
+
+
+def _iso(mtime_ns: int) -> str:
+    moment = datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from app.core.config import Settings
 from app.launcher import AdoptedTrainer, Launcher, TrainerProcess
-from app.store import RunStore
+from app.store import CorruptRun, RunStore
 from app.trainer_log import cap_log, read_tail
 from trainer.config import TrainConfig
 from trainer.rundir import (
@@ -155,7 +155,11 @@ class RunSupervisor:
         return self._store.get(run_id) or meta
 
     async def delete(self, run_id: str) -> None:
-        """Remove a finished run's directory (after its trainer, if any, has exited)."""
+        """Remove a finished or corrupt run's directory (after its trainer, if any, has exited)."""
+        if isinstance(self._store.lookup(run_id), CorruptRun):
+            await self._trainer_gone(run_id)
+            self._store.delete(run_id)
+            return
         meta = self._require(run_id)
         if meta.status not in TERMINAL_STATUSES:
             raise RunConflict(f"run {run_id} is {meta.status.value}; cancel it before deleting it")

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from trainer.config import TrainConfig
+from trainer.windows import EPISODE_FIELDS
 from trainer.rundir import (
     JsonlAppender,
     RunLock,
@@ -102,6 +103,18 @@ def _make_run(runs_root: Path, run_id: str, status: RunStatus, created_at: str |
     return paths
 
 
+def _window_record(window_id: int, steps: int = 1000) -> dict[str, Any]:
+    """A record shaped like the trainer's (all of its fields, about its size), plus `written_at`."""
+    start, end = window_id * steps, (window_id + 1) * steps
+    return {
+        "window_id": window_id, "window_complete": True, "env_steps_start": start, "env_steps_end": end,
+        "env_steps_in_window": steps, "env_steps_total": end, "ticks_in_window": steps, "ticks_total": end,
+        "episodes": 1, **dict.fromkeys(EPISODE_FIELDS, 0.5), "reward_per_step_mean": 0.01,
+        "invalid_action_rate": 0.0, "sps": 10_000.0, "elapsed_s": 0.1 * (window_id + 1), "time": utc_now(),
+        "written_at": time.time(),
+    }
+
+
 def _fake_trainer(paths: RunPaths, started: Any, go: Any) -> None:
     """Hold the run lock, then append FANOUT_WINDOWS windows at the interval, like a trainer."""
     lock = RunLock(paths)
@@ -113,7 +126,7 @@ def _fake_trainer(paths: RunPaths, started: Any, go: Any) -> None:
     for window_id in range(FANOUT_WINDOWS):
         next_at += FANOUT_INTERVAL_S
         time.sleep(max(0.0, next_at - time.monotonic()))
-        record = {"window_id": window_id, "written_at": time.time(), "padding": "x" * 600}
+        record = _window_record(window_id)
         windows.append(record)
         update_status(paths, RunStatus.running, latest_window=record, windows_emitted=window_id + 1)
     windows.close()
@@ -124,7 +137,7 @@ def _fake_trainer(paths: RunPaths, started: Any, go: Any) -> None:
 async def _sse_client(port: int, path: str, latencies: list[float], ids: list[int], ready: asyncio.Event) -> None:
     """A minimal HTTP/1.1 SSE reader (chunked transfer), light enough to run 500 in one loop."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n".encode())
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
     await reader.readuntil(b"\r\n\r\n")
     ready.set()
     buffer = b""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator, Field, TypeAdapter
 
+from app.api.stream_token import StreamTokenSigner
 from app.core.config import Settings
 from app.follower import FollowerRegistry
 from app.store import RunStore
@@ -36,13 +39,40 @@ def get_window_logs(request: Request) -> WindowLogCache:
     return request.app.state.window_logs
 
 
+def get_stream_tokens(request: Request) -> StreamTokenSigner:
+    return request.app.state.stream_tokens
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[RunStore, Depends(get_store)]
 SupervisorDep = Annotated[RunSupervisor, Depends(get_supervisor)]
 FollowersDep = Annotated[FollowerRegistry, Depends(get_followers)]
 WindowLogsDep = Annotated[WindowLogCache, Depends(get_window_logs)]
+StreamTokensDep = Annotated[StreamTokenSigner, Depends(get_stream_tokens)]
+
+_PLAIN_INTEGER_RE = re.compile(r"-?[0-9]{1,18}")
+
+
+def _plain_integer(value: Any) -> Any:
+    # pydantic reads "1_0" as 10; a window id in a URL or header is plain digits only.
+    if isinstance(value, str) and not _PLAIN_INTEGER_RE.fullmatch(value):
+        raise ValueError("must be an integer written in plain digits")
+    return value
+
+
+PlainInt = Annotated[int, BeforeValidator(_plain_integer)]
+# A window id to read after, -1 meaning from the start (the `after` parameter, `Last-Event-ID`).
+AfterWindowId = Annotated[PlainInt, Field(ge=-1)]
+AFTER_WINDOW_ID = TypeAdapter(AfterWindowId)
 
 _bearer = HTTPBearer(auto_error=False, description="Needed when the server has an API token.")
+
+
+def _bearer_ok(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    token = settings.token
+    if token is None:
+        return True
+    return credentials is not None and secrets.compare_digest(credentials.credentials.encode(), token.encode())
 
 
 def require_token(
@@ -50,15 +80,31 @@ def require_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """401 unless auth is off or the request carries `Authorization: Bearer <token>`."""
-    token = settings.token
-    if token is None:
-        return
-    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+    if not _bearer_ok(settings, credentials):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or wrong bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def require_token_or_stream_token(
+    settings: SettingsDep,
+    signer: StreamTokensDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    token: Annotated[
+        str | None,
+        Query(max_length=128, description="A token from POST /auth/sse-token, for clients that cannot "
+              "send Authorization (a browser's EventSource)."),
+    ] = None,
+) -> None:
+    """For read-only GETs a browser makes by URL: the bearer token, or a valid `?token=`."""
+    if _bearer_ok(settings, credentials):
+        return
+    if token is not None and signer.valid(token):
+        return
+    detail = "missing or wrong bearer token" if token is None else "token: expired or not issued by this server"
+    raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 def _run_id(run_id: Annotated[str, Path(pattern=RUN_ID_PATTERN, description="The run's id.")]) -> str:
@@ -72,10 +118,12 @@ RunIdDep = Annotated[str, Depends(_run_id)]
 
 
 def _existing_run(run_id: RunIdDep, store: StoreDep) -> RunMetadata:
-    meta = store.get(run_id)
-    if meta is None:
+    run = store.lookup(run_id)
+    if run is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
-    return meta
+    if not isinstance(run, RunMetadata):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is corrupt ({run.error}); it can only be deleted")
+    return run
 
 
 def _run_paths(run_id: RunIdDep, store: StoreDep) -> RunPaths:

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_REMOTE_TOKEN_CHARS = 16
 
 
 class Settings(BaseSettings):
@@ -20,7 +22,17 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address to bind; non-loopback needs an API token.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port to bind (0 picks a free one).")
     api_token: SecretStr | None = Field(
-        None, description="Bearer token required on every route but /health; unset = no auth."
+        None,
+        description="Bearer token required on every route but /health; unset = no auth. "
+        "Environment only (no flag: argv is visible in `ps`); or use api_token_file.",
+    )
+    api_token_file: Path | None = Field(
+        None, description="File whose content (stripped) is the API token; instead of PROSPECTOR_API_TOKEN."
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Host header names accepted (DNS-rebinding guard); "
+        "empty = localhost, 127.0.0.1, [::1] and the bind address.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS; empty = none."
@@ -50,13 +62,29 @@ class Settings(BaseSettings):
         1024, gt=0, description="Events buffered per SSE client before a slow client is dropped."
     )
     sse_ping_s: float = Field(15.0, gt=0, description="Seconds between SSE keep-alive comments.")
+    sse_token_ttl_s: float = Field(
+        300.0, gt=0, le=86400, description="Lifetime of a signed query token from POST /auth/sse-token."
+    )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> Settings:
+        if self.api_token_file is None:
+            return self
+        if self.api_token is not None:
+            raise ValueError("set PROSPECTOR_API_TOKEN or api_token_file, not both")
+        try:
+            text = self.api_token_file.read_text()
+        except OSError as exc:
+            raise ValueError(f"api_token_file: cannot read {self.api_token_file}: {exc.strerror}") from None
+        self.api_token = SecretStr(text.strip())
+        return self
 
     @field_validator("trainer_command", mode="before")
     @classmethod
@@ -75,21 +103,51 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str | None:
         """The API token in clear, or None when auth is off."""
-        return self.api_token.get_secret_value() if self.api_token else None
+        return self.api_token.get_secret_value() if self.api_token is not None else None
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """Host header names the server answers: `allowed_hosts`, or loopback plus the bind address."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        hosts = ["localhost", "127.0.0.1", "[::1]"]
+        bind = f"[{self.host}]" if ":" in self.host else self.host
+        if bind not in hosts and not self.binds_every_address:
+            hosts.append(bind)
+        return hosts
+
+    @property
+    def binds_every_address(self) -> bool:
+        """True for 0.0.0.0 or ::, whose clients' Host names cannot be guessed."""
+        try:
+            return ipaddress.ip_address(self.host).is_unspecified
+        except ValueError:
+            return False
 
     def bind_problem(self) -> str | None:
-        """Why serving on `host` is refused (non-loopback without a token), or None if it is fine."""
-        if self.token:
+        """Why serving is refused (a blank token; a non-loopback bind without a strong one), or None."""
+        token = self.token
+        if token is not None and not token.strip():
+            return "refusing an API token that is empty or only whitespace"
+        if _is_loopback(self.host):
             return None
-        if self.host == "localhost":
-            return None
-        try:
-            loopback = ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            loopback = False
-        if loopback:
-            return None
-        return (
-            f"refusing to bind {self.host}: a non-loopback address needs PROSPECTOR_API_TOKEN "
-            "(or --api-token)"
-        )
+        if token is None:
+            return (
+                f"refusing to bind {self.host}: a non-loopback address needs PROSPECTOR_API_TOKEN "
+                "(or --api-token-file)"
+            )
+        if len(token.strip()) < MIN_REMOTE_TOKEN_CHARS:
+            return (
+                f"refusing to bind {self.host}: the API token must have at least "
+                f"{MIN_REMOTE_TOKEN_CHARS} characters on a non-loopback address"
+            )
+        return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

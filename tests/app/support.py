@@ -1,4 +1,5 @@
-"""Test support: a real uvicorn server in a subprocess, an SSE reader, and small waits."""
+"""Test support: a real uvicorn server in a subprocess, the app in-process, hand-made run
+directories, an SSE reader, and small waits."""
 
 from __future__ import annotations
 
@@ -10,11 +11,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio.from_thread
 import httpx
+
+from app.core.config import Settings
+from app.main import create_app
+from trainer.config import TrainConfig
+from trainer.rundir import RunMetadata, RunPaths, RunStatus, utc_now, write_json_atomic, write_metadata
+from trainer.windows import EPISODE_FIELDS
 
 T = TypeVar("T")
 
@@ -54,10 +63,10 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:
-        env = {k: v for k, v in os.environ.items() if k not in ("PROSPECTOR_API_TOKEN", "PROSPECTOR_HOST")}
-        args = [sys.executable, "-m", "app", "--runs-root", str(self.runs_root), "--port", str(self.port)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PROSPECTOR_")}
         if self.token:
-            args += ["--api-token", self.token]
+            env["PROSPECTOR_API_TOKEN"] = self.token  # the environment: argv is visible in `ps`
+        args = [sys.executable, "-m", "app", "--runs-root", str(self.runs_root), "--port", str(self.port)]
         for name, value in self._settings.items():
             args += ["--" + name.replace("_", "-"), str(value)]
         with open(self._log_path, "ab") as log:
@@ -149,3 +158,78 @@ def file_windows(runs_root: Path, run_id: str) -> list[dict[str, Any]]:
 
 def run_status(client: httpx.Client, run_id: str) -> str:
     return client.get(f"/runs/{run_id}").json()["status"]
+
+
+class InProcessClient:
+    """A blocking client of an app in this process, through httpx's ASGI transport, on
+    http://localhost. The app's lifespan is not run: no supervisor loop, no trainer."""
+
+    def __init__(self, app: Any, headers: dict[str, str]) -> None:
+        self._portal_cm = anyio.from_thread.start_blocking_portal()
+        self._portal = self._portal_cm.__enter__()
+        transport = httpx.ASGITransport(app=app)
+        self._client = httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=headers)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return self._portal.call(partial(self._client.request, method, url, **kwargs))
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("HEAD", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def __enter__(self) -> InProcessClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._portal.call(self._client.aclose)
+        self._portal_cm.__exit__(None, None, None)
+
+
+def in_process_client(runs_root: Path, *, token: str | None = None, **settings: Any) -> InProcessClient:
+    """The app built for `runs_root` and `settings`, in this process (HTTP-layer tests over
+    hand-made run directories)."""
+    runs_root.mkdir(parents=True, exist_ok=True)
+    app = create_app(Settings(runs_root=runs_root, api_token=token, **settings))
+    return InProcessClient(app, {"Authorization": f"Bearer {token}"} if token else {})
+
+
+def window_record(window_id: int, window_env_steps: int, sps: float | None = 1000.0) -> dict[str, Any]:
+    """A complete window record as the trainer writes it (no episode ended in it)."""
+    start = window_id * window_env_steps
+    end = start + window_env_steps
+    return {
+        "window_id": window_id, "window_complete": True, "env_steps_start": start, "env_steps_end": end,
+        "env_steps_in_window": window_env_steps, "env_steps_total": end, "ticks_in_window": window_env_steps,
+        "ticks_total": end, "episodes": 0, **dict.fromkeys(EPISODE_FIELDS), "reward_per_step_mean": 0.0,
+        "invalid_action_rate": 0.0, "sps": sps, "elapsed_s": 1.0, "time": utc_now(),
+    }
+
+
+def hand_made_run(runs_root: Path, run_id: str, status: RunStatus, *, windows: int = 0,
+                  config: dict[str, Any] | None = None, **changes: Any) -> RunPaths:
+    """A run directory written by hand: config.json, `windows` window lines, and metadata in `status`."""
+    paths = RunPaths(runs_root / run_id)
+    paths.make_dirs()
+    train_config = TrainConfig.model_validate(config or SHORT)
+    write_json_atomic(paths.config, train_config.model_dump(mode="json"))
+    records = [window_record(i, train_config.window_env_steps) for i in range(windows)]
+    with open(paths.windows, "w") as f:
+        f.writelines(json.dumps(record) + "\n" for record in records)
+    now = utc_now()
+    fields: dict[str, Any] = {
+        "run_id": run_id, "status": status, "trainer_backend": train_config.trainer_backend,
+        "seed": train_config.seed, "target_env_steps": train_config.total_env_steps,
+        "window_env_steps": train_config.window_env_steps, "created_at": now, "updated_at": now,
+        "windows_emitted": len(records), "env_steps_total": records[-1]["env_steps_end"] if records else 0,
+        "latest_window": records[-1] if records else None,
+    }
+    write_metadata(paths, RunMetadata(**{**fields, **changes}))
+    return paths

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import FileResponse
 
-from app.api.deps import RunDep, RunPathsDep
+from app.api.deps import PlainInt, RunDep, RunPathsDep
 from app.models import CheckpointInfo, CheckpointList, ErrorBody
 from trainer.rundir import checkpoint_name
 
@@ -42,7 +42,7 @@ async def list_checkpoints(meta: RunDep, paths: RunPathsDep) -> CheckpointList:
 async def download_checkpoint(
     meta: RunDep,
     paths: RunPathsDep,
-    window_id: Annotated[int, Path(ge=0, description="The checkpoint's window id.")],
+    window_id: Annotated[PlainInt, Path(ge=0, description="The checkpoint's window id.")],
 ) -> FileResponse:
     """Download the checkpoint written after window `window_id` (torch.load(weights_only=True))."""
     path = paths.checkpoint(window_id)

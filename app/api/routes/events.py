@@ -6,9 +6,19 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
-from app.api.deps import FollowersDep, RunDep, RunPathsDep, SettingsDep, SupervisorDep, WindowLogsDep
+from app.api.deps import (
+    AFTER_WINDOW_ID,
+    AfterWindowId,
+    FollowersDep,
+    RunDep,
+    RunPathsDep,
+    SettingsDep,
+    SupervisorDep,
+    WindowLogsDep,
+)
 from app.follower import EventKind, RunEvent, end_event
 from app.models import ErrorBody, run_resource
 from app.windowlog import Window
@@ -40,13 +50,14 @@ async def _replay(events: Iterable[RunEvent]) -> AsyncIterator[bytes]:
 
 
 def _parse_after(last_event_id: str | None, after: int | None) -> int | None:
+    """The window id to resume after: `Last-Event-ID` if sent (by the same rule as `after`), else `after`."""
     if last_event_id is None:
         return after
     try:
-        return int(last_event_id)
-    except ValueError:
+        return AFTER_WINDOW_ID.validate_python(last_event_id)
+    except ValidationError:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "Last-Event-ID: must be a window id"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "Last-Event-ID: must be a window id (an integer >= -1)"
         ) from None
 
 
@@ -67,7 +78,7 @@ async def run_events(
     supervisor: SupervisorDep,
     followers: FollowersDep,
     window_logs: WindowLogsDep,
-    after: Annotated[int | None, Query(ge=-1, description="Resume after this window id.")] = None,
+    after: Annotated[AfterWindowId | None, Query(description="Resume after this window id.")] = None,
     last_event_id: Annotated[str | None, Header(description="The last window id received; resume after it.")] = None,
 ) -> Response:
     """Follow a run live: snapshot, windows, checkpoints, status changes, end."""

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from app import __version__
 from app.api.deps import StoreDep
 from app.models import Health
+from app.store import CORRUPT
 from trainer.rundir import RunStatus
 
 router = APIRouter(tags=["health"])
@@ -17,12 +18,14 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=Health)
 async def health(store: StoreDep) -> Health:
-    """Service status, version, runs by status and free disk under the run root."""
+    """Service status, version, runs by status and free disk under the run root (whose path it
+    does not tell: this route needs no token)."""
     counts = Counter(meta.status.value for meta in store.all())
+    by_status = {s.value: counts.get(s.value, 0) for s in RunStatus}
+    by_status[CORRUPT] = len(store.corrupt())
     return Health(
         status="ok",
         version=__version__,
-        runs_by_status={s.value: counts.get(s.value, 0) for s in RunStatus},
+        runs_by_status=by_status,
         disk_free_bytes=shutil.disk_usage(store.root).free,
-        runs_root=str(store.root.resolve()),
     )

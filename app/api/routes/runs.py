@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timezone
-from typing import Annotated
+import json
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.responses import JSONResponse
 
-from app.api.deps import RunDep, RunIdDep, StoreDep, SupervisorDep
-from app.models import ErrorBody, RunCreate, RunPage, RunResource, run_resource
-from app.store import InvalidCursor
-from trainer.config import TrainerBackend
-from trainer.rundir import RunStatus
+from app.api.deps import RunDep, RunIdDep, RunPathsDep, StoreDep, SupervisorDep
+from app.models import (
+    WRITE_ERRORS,
+    AnyRunResource,
+    ErrorBody,
+    RunCreate,
+    RunPage,
+    RunResource,
+    corrupt_run_resource,
+    run_resource,
+)
+from app.store import InvalidCursor, Run, RunSort
+from app.supervisor import RunSupervisor
+from trainer.config import TrainConfig, TrainerBackend
+from trainer.rundir import RunMetadata, RunStatus
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 CONFLICT = {status.HTTP_409_CONFLICT: {"model": ErrorBody, "description": "The run's state does not allow it."}}
+# State-changing routes: also refused before the handler (foreign origin, body size, type).
+WRITE = {**WRITE_ERRORS, **CONFLICT}
 NOT_FOUND = {status.HTTP_404_NOT_FOUND: {"model": ErrorBody, "description": "No such run."}}
 
 
@@ -25,17 +39,26 @@ def new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+def _resource(run: Run, supervisor: RunSupervisor) -> AnyRunResource:
+    if isinstance(run, RunMetadata):
+        return run_resource(run, supervisor.queue_position(run.run_id))
+    return corrupt_run_resource(run)
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RunResource,
     responses={
         status.HTTP_200_OK: {"model": RunResource, "description": "Same run_id and config: the existing run."},
-        **CONFLICT,
+        **WRITE,
     },
 )
 async def create_run(body: RunCreate, response: Response, store: StoreDep, supervisor: SupervisorDep) -> RunResource:
-    """Queue a training run. Retrying with the same `run_id` and config is safe (200)."""
+    """Queue a training run. Retrying with the same `run_id` and config is safe (200).
+
+    `window_env_steps` must be at most `total_env_steps` (else 422 naming `window_env_steps`).
+    """
     config = body.train_config()
     run_id = body.run_id or new_run_id()
     try:
@@ -52,35 +75,67 @@ async def create_run(body: RunCreate, response: Response, store: StoreDep, super
     return run_resource(meta, supervisor.queue_position(run_id))
 
 
-@router.get("", response_model=RunPage, responses={422: {"model": ErrorBody}})
+@router.get("", response_model=RunPage)
 async def list_runs(
     store: StoreDep,
     supervisor: SupervisorDep,
-    status_: Annotated[RunStatus | None, Query(alias="status", description="Only runs in this status.")] = None,
+    status_: Annotated[
+        RunStatus | Literal["corrupt"] | None, Query(alias="status", description="Only runs in this status.")
+    ] = None,
     backend: Annotated[TrainerBackend | None, Query(description="Only runs of this trainer backend.")] = None,
+    q: Annotated[str | None, Query(max_length=64, description="Only runs whose id starts with this.")] = None,
+    sort: Annotated[
+        RunSort, Query(description="Order: a field, ascending, or descending with a leading `-`.")
+    ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description="`next_cursor` of the previous page (same sort).")
+    ] = None,
 ) -> RunPage:
-    """Runs, newest first, one page at a time."""
+    """Runs, newest first unless `sort` says otherwise, one page at a time."""
     try:
-        metas, next_cursor = store.page(limit=limit, cursor=cursor, status=status_, backend=backend)
+        runs, next_cursor = store.page(
+            limit=limit, cursor=cursor, sort=sort, status=status_, backend=backend, run_id_prefix=q
+        )
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"cursor: {exc}") from exc
-    items = [run_resource(m, supervisor.queue_position(m.run_id)) for m in metas]
-    return RunPage(items=items, next_cursor=next_cursor)
+    return RunPage(items=[_resource(run, supervisor) for run in runs], next_cursor=next_cursor)
 
 
-@router.get("/{run_id}", response_model=RunResource, responses=NOT_FOUND)
-async def get_run(meta: RunDep, supervisor: SupervisorDep) -> RunResource:
-    """A run's status, queue position, counters, latest window and checkpoint, and links."""
-    return run_resource(meta, supervisor.queue_position(meta.run_id))
+@router.get("/{run_id}", response_model=AnyRunResource, responses=NOT_FOUND)
+async def get_run(run_id: RunIdDep, store: StoreDep, supervisor: SupervisorDep) -> AnyRunResource:
+    """A run's status, queue position, counters, progress, latest window and checkpoint, and links.
+    A run whose run_metadata.json cannot be read has status `corrupt` (it can only be deleted)."""
+    run = store.lookup(run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
+    return _resource(run, supervisor)
+
+
+@router.get(
+    "/{run_id}/config",
+    response_model=TrainConfig,
+    responses={
+        **NOT_FOUND,
+        status.HTTP_409_CONFLICT: {"model": ErrorBody, "description": "config.json is unreadable."},
+    },
+)
+async def get_run_config(meta: RunDep, paths: RunPathsDep) -> Response:
+    """The run's config.json, as the trainer reads it."""
+    try:
+        config = json.loads(paths.config.read_bytes())
+    except FileNotFoundError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {meta.run_id} has no config.json") from None
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"run {meta.run_id}: config.json is not JSON: {exc}") from None
+    return JSONResponse(config)
 
 
 @router.post(
     "/{run_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RunResource,
-    responses={**NOT_FOUND, **CONFLICT},
+    responses={**NOT_FOUND, **WRITE},
 )
 async def cancel_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource:
     """Cancel: a queued run at once; a running one gets SIGTERM, then SIGKILL after the grace."""
@@ -92,7 +147,7 @@ async def cancel_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource
     "/{run_id}/resume",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RunResource,
-    responses={**NOT_FOUND, **CONFLICT},
+    responses={**NOT_FOUND, **WRITE},
 )
 async def resume_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource:
     """Queue a cancelled, interrupted or failed run again, to continue from its last checkpoint."""
@@ -100,8 +155,8 @@ async def resume_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource
     return run_resource(meta, supervisor.queue_position(run_id))
 
 
-@router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**NOT_FOUND, **CONFLICT})
+@router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**NOT_FOUND, **WRITE})
 async def delete_run(run_id: RunIdDep, supervisor: SupervisorDep) -> Response:
-    """Remove a finished run's directory."""
+    """Remove a finished (or corrupt) run's directory."""
     await supervisor.delete(run_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -19,6 +19,8 @@ from typing import Any
 
 from app.core.config import Settings
 from app.launcher import AdoptedTrainer, Launcher, TrainerProcess
+from app.models import RayJobPlacement
+from app.ray_launcher import RayJobLauncher, ray_job_placement
 from app.store import CorruptRun, RunStore
 from app.trainer_log import cap_log, read_tail
 from trainer.config import TrainConfig
@@ -111,6 +113,12 @@ class RunSupervisor:
             return self._queue.index(run_id) + 1
         except ValueError:
             return None
+
+    def ray_job(self, meta: RunMetadata) -> RayJobPlacement | None:
+        """The Ray job of the run's latest launch, if the ray launcher made it."""
+        if isinstance(self._launcher, RayJobLauncher):
+            return self._launcher.placement(meta)
+        return ray_job_placement(meta, None)
 
     # ---- commands --------------------------------------------------------------------------
 

@@ -39,9 +39,13 @@ def new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+def _run(meta: RunMetadata, supervisor: RunSupervisor) -> RunResource:
+    return run_resource(meta, supervisor.queue_position(meta.run_id), supervisor.ray_job(meta))
+
+
 def _resource(run: Run, supervisor: RunSupervisor) -> AnyRunResource:
     if isinstance(run, RunMetadata):
-        return run_resource(run, supervisor.queue_position(run.run_id))
+        return _run(run, supervisor)
     return corrupt_run_resource(run)
 
 
@@ -72,7 +76,7 @@ async def create_run(body: RunCreate, response: Response, store: StoreDep, super
         meta = existing
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/runs/{run_id}"
-    return run_resource(meta, supervisor.queue_position(run_id))
+    return _run(meta, supervisor)
 
 
 @router.get("", response_model=RunPage)
@@ -140,7 +144,7 @@ async def get_run_config(meta: RunDep, paths: RunPathsDep) -> Response:
 async def cancel_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource:
     """Cancel: a queued run at once; a running one gets SIGTERM, then SIGKILL after the grace."""
     meta = supervisor.cancel(run_id)
-    return run_resource(meta, supervisor.queue_position(run_id))
+    return _run(meta, supervisor)
 
 
 @router.post(
@@ -152,7 +156,7 @@ async def cancel_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource
 async def resume_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource:
     """Queue a cancelled, interrupted or failed run again, to continue from its last checkpoint."""
     meta = await supervisor.resume(run_id)
-    return run_resource(meta, supervisor.queue_position(run_id))
+    return _run(meta, supervisor)
 
 
 @router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**NOT_FOUND, **WRITE})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.store import CorruptRun
 from app.window_record import WindowRecord
-from trainer.config import TrainConfig
+from trainer.config import TrainConfig, TrainLimits
 from trainer.rundir import (
     RUN_ID_PATTERN,
     TERMINAL_STATUSES,
@@ -22,7 +22,9 @@ from trainer.rundir import (
 class RunCreate(TrainConfig):
     """`POST /runs` body: the trainer's TrainConfig plus an optional run id (generated if absent).
 
-    `window_env_steps` must not exceed `total_env_steps` (422 naming `window_env_steps`).
+    `window_env_steps` must not exceed `total_env_steps` (422 naming `window_env_steps`). The
+    body is checked against each field's own range here; the route then checks it against the
+    operator's TrainLimits (`train_config`), which may be wider or narrower than the defaults.
     """
 
     run_id: str | None = Field(
@@ -36,9 +38,26 @@ class RunCreate(TrainConfig):
     def _safe_run_id(cls, value: str | None) -> str | None:
         return None if value is None else validate_run_id(value)
 
-    def train_config(self) -> TrainConfig:
-        """The TrainConfig part of the body."""
-        return TrainConfig.model_validate(self.model_dump(exclude={"run_id"}))
+    @classmethod
+    def limits(cls, info: ValidationInfo) -> TrainLimits | None:
+        return (info.context or {}).get("limits")
+
+    def train_config(self, limits: TrainLimits) -> TrainConfig:
+        """The TrainConfig part of the body, within `limits` (pydantic's ValidationError if not)."""
+        return TrainConfig.model_validate(self.model_dump(exclude={"run_id"}), context={"limits": limits})
+
+
+class RunResume(BaseModel):
+    """`POST /runs/{run_id}/resume` body, optional."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    total_env_steps: int | None = Field(
+        None,
+        gt=0,
+        description="Train on to this many env steps, more than the run's current total; windows continue "
+        "the run's grid. The way to extend a completed run.",
+    )
 
 
 class RunLinks(BaseModel):
@@ -91,7 +110,10 @@ class RunResource(BaseModel):
         description="Seconds left to target_env_steps at the latest window's sps; null unless the "
         "run is starting or running and has a window."
     )
-    latest_window: WindowRecord | None = Field(description="The newest window record; null before the first.")
+    latest_window: WindowRecord | None = Field(
+        description="The newest window record; null before the first. A run stopped inside a window "
+        "shows that window's progress so far (window_complete false; it is not in the metrics)."
+    )
     latest_checkpoint: LatestCheckpoint | None = Field(description="The newest checkpoint; null before the first.")
     wandb_run_url: str | None = Field(description="The W&B run page, when W&B logging is on.")
     error: str | None = Field(

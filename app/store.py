@@ -129,7 +129,8 @@ class RunStore:
     def read_config(self, run_id: str) -> TrainConfig | None:
         """The run's config.json as a TrainConfig, or None if it is missing or unreadable."""
         try:
-            return TrainConfig.model_validate_json(self.paths(run_id).config.read_bytes())
+            # Accepted when the run was made: today's limits do not apply to it.
+            return TrainConfig.model_validate_json(self.paths(run_id).config.read_bytes(), context={"limits": None})
         except (FileNotFoundError, ValidationError):
             return None
 

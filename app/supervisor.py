@@ -149,14 +149,27 @@ class RunSupervisor:
             active.stopper = self._spawn(self._stop(active))
         return meta
 
-    async def resume(self, run_id: str) -> RunMetadata:
-        """Queue a cancelled, interrupted or failed run again; it restarts with `--resume`."""
+    async def resume(self, run_id: str, total_env_steps: int | None = None) -> RunMetadata:
+        """Queue a cancelled, interrupted or failed run again; it restarts with `--resume`. With a
+        new `total_env_steps` (the caller checked it), a completed run too: it is extended."""
         meta = self._require(run_id)
-        if meta.status not in RESUMABLE:
-            raise RunConflict(f"run {run_id} is {meta.status.value}; only cancelled, interrupted or failed runs resume")
+        extending = total_env_steps is not None and meta.status == RunStatus.completed
+        if meta.status not in RESUMABLE and not extending:
+            raise RunConflict(
+                f"run {run_id} is {meta.status.value}; only cancelled, interrupted or failed runs resume "
+                "(a completed one with a larger total_env_steps)"
+            )
         await self._trainer_gone(run_id)
+        target = {} if total_env_steps is None else {"target_env_steps": total_env_steps}
         meta = self._store.set_status(
-            run_id, RunStatus.queued, resuming=True, queued_at=utc_now(), launch="resume", error=None, exit_code=None
+            run_id,
+            RunStatus.queued,
+            resuming=True,
+            queued_at=utc_now(),
+            launch="resume",
+            error=None,
+            exit_code=None,
+            **target,
         )
         self._queue.append(run_id)
         self._pump()
@@ -203,9 +216,10 @@ class RunSupervisor:
         paths = self._store.paths(run_id)
         resume = getattr(meta, "launch", "fresh") == "resume"
         if resume:
-            args = ["--resume", str(paths.root)]
+            args = ["--resume", str(paths.root), "--total-env-steps", str(meta.target_env_steps)]
         else:
             args = ["--run-root", str(self._store.root), "--run-id", run_id, "--config", str(paths.config)]
+        args += ["--limits", self._settings.train_limits.model_dump_json()]
         self._store.set_status(run_id, RunStatus.starting)
         try:
             process = self._launcher.launch(paths, args)

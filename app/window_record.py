@@ -17,8 +17,8 @@ class WindowRecord(BaseModel):
 
     window_id: int = Field(description="0-based index of the window in the run.")
     window_complete: bool = Field(
-        description="True when the window holds exactly window_env_steps env steps; false for a "
-        "partial last window (--flush-partial-window, or a cancelled run)."
+        description="True in windows.jsonl (the window covers its whole grid cell); false only in a "
+        "run's latest_window when the run stopped inside that window (its progress so far)."
     )
     env_steps_start: int = Field(description="Env steps of the run before this window.")
     env_steps_end: int = Field(description="Env steps of the run at the end of this window.")

@@ -45,8 +45,8 @@ EVAL_SEED = 12345
 class FrozenBatch:
     """A stand-in for the vector env: one real batch of observations and masks, never stepped."""
 
-    def __init__(self, num_envs: int) -> None:
-        env = ProspectorEnv(num_envs=num_envs, seed=0)
+    def __init__(self, num_envs: int, observation: str) -> None:
+        env = ProspectorEnv(num_envs=num_envs, seed=0, observation=observation)
         env.reset()
         self.observations = env.observations.copy()
         self.action_mask = env.action_mask.copy()
@@ -59,8 +59,8 @@ class FrozenBatch:
 def policy_bound_sps(config: TrainConfig, rollouts: int = 3) -> float:
     """Env steps/s of the PPO backend alone (act + after_step, updates included) on a frozen batch."""
     torch.set_num_threads(config.torch_threads)
-    backend = PPOBackend(config, FrozenBatch(config.num_envs))
-    batch = FrozenBatch(config.num_envs)
+    batch = FrozenBatch(config.num_envs, config.env_observation)
+    backend = PPOBackend(config, batch)
 
     def rollout() -> None:
         for _ in range(config.ppo_rollout_steps):

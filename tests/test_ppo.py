@@ -69,7 +69,7 @@ def test_gae_takes_one_discount_per_transition():
 @pytest.mark.parametrize("bootstrap", [False, True])
 def test_the_time_limit_ends_the_return_unless_bootstrapping_is_asked_for(bootstrap):
     config = TrainConfig(
-        trainer_backend="puffer_ppo", num_envs=4, ppo_rollout_steps=8, ppo_hidden_sizes=[8],
+        trainer_backend="puffer_ppo", num_envs=4, ppo_rollout_steps=8, ppo_hidden_sizes=[8], env_observation="spec",
         ppo_bootstrap_time_limit=bootstrap,
     )  # fmt: skip
     env = Bandit(4)
@@ -132,7 +132,7 @@ class Bandit:
 def test_ppo_learns_a_bandit_its_loss_falls_and_its_reward_rises():
     config = TrainConfig(
         trainer_backend="puffer_ppo", num_envs=64, total_env_steps=64 * 16 * 30, ppo_rollout_steps=16,
-        ppo_hidden_sizes=[32], ppo_learning_rate=3e-3, ppo_normalize_reward=False,
+        ppo_hidden_sizes=[32], ppo_learning_rate=3e-3, ppo_normalize_reward=False, env_observation="spec",
     )  # fmt: skip
     env = Bandit(config.num_envs)
     backend = PPOBackend(config, env)

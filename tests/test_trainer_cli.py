@@ -58,9 +58,7 @@ def test_flags_override_a_config_file(capsys, tmp_path):
     toml.write_text(
         'total_env_steps = 5000\nwindow_env_steps = 1000\nppo_num_envs = 8\nwandb_mode = "offline"\n'
     )
-    config = printed_config(
-        capsys, "--config", str(toml), "--window-env-steps", "500", "--flush-partial-window"
-    )
+    config = printed_config(capsys, "--config", str(toml), "--window-env-steps", "500", "--keep-checkpoints", "2")
     assert (
         config
         == TrainConfig(
@@ -68,7 +66,7 @@ def test_flags_override_a_config_file(capsys, tmp_path):
             window_env_steps=500,
             num_envs=8,
             wandb_mode="offline",
-            flush_partial_window=True,
+            keep_checkpoints=2,
         ).model_dump()
     )
     as_json = tmp_path / "c.json"
@@ -90,12 +88,80 @@ def test_flags_override_a_config_file(capsys, tmp_path):
         (["--trainer-backend", "dqn"], "--trainer-backend"),
         (["--wandb-mode", "sometimes"], "--wandb-mode"),
         (["--run-id", "../escape"], "--run-id"),
+        (["--num-envs", "10", "--ppo-num-workers", "3"], "--ppo-num-workers"),
+        (["--ppo-learning-rate", "1e300"], "--ppo-learning-rate"),
+        (["--ppo-learning-rate", "nan"], "--ppo-learning-rate"),
+        (["--ppo-ent-coef", "inf"], "--ppo-ent-coef"),
+        (["--env-time-max", str(2**63)], "--env-time-max"),
+        (["--num-envs", "65536"], "--num-envs"),
+        (["--ppo-num-workers", "65536"], "--ppo-num-workers"),
+        (["--torch-threads", "256"], "--torch-threads"),
+        (["--ppo-hidden-sizes", "100000", "100000"], "--ppo-hidden-sizes"),
+        (["--ppo-update-epochs", "1000"], "--ppo-update-epochs"),
+        (["--eval-episodes", "10000"], "--eval-episodes"),
+        (["--total-env-steps", str(10**13)], "--total-env-steps"),
+        (["--keep-checkpoints", "0"], "--keep-checkpoints"),
+        (["--trainer-backend", "puffer_ppo", "--num-envs", "4096", "--ppo-rollout-steps", "4096"], "--ppo-rollout-steps"),
+        (["--limits", '{"max_num_envs": "many"}'], "--limits"),
+        (["--limits", '{"max_envs": 5}'], "--limits"),
+        (["--limits", '{"max_num_envs": 8}'], "--num-envs"),
     ],
 )
 def test_bad_values_exit_2_naming_the_flag(capsys, tmp_path, argv, named):
     code, _, err = run_cli(capsys, "--run-root", str(tmp_path), *argv)
     assert code == 2
     assert f"argument {named}" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('{"total_env_steps": true}', "total_env_steps"),
+        ('{"total_env_steps": "5000"}', "total_env_steps"),
+        ('{"total_env_steps": 5000.0}', "total_env_steps"),
+        ('{"total_env_steps": NaN}', "total_env_steps"),
+        ('{"num_envs": 1e400}', "num_envs"),
+        ('{"ppo_learning_rate": Infinity}', "ppo_learning_rate"),
+        ('{"ppo_gamma": 1e400}', "ppo_gamma"),
+        ('{"ppo_hidden_sizes": [64, true]}', "ppo_hidden_sizes"),
+    ],
+)
+def test_non_finite_bool_and_string_numbers_in_a_config_file_exit_2(capsys, tmp_path, text, key):
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    code, _, err = run_cli(capsys, "--run-root", str(tmp_path), "--config", str(path))
+    assert code == 2 and "argument --config" in err and key in err
+
+
+def test_the_default_window_adapts_to_a_small_total_and_an_explicit_one_must_fit(capsys, tmp_path):
+    assert printed_config(capsys, "--total-env-steps", "5000")["window_env_steps"] == 5000
+    assert printed_config(capsys)["window_env_steps"] == 100_000
+    code, _, err = run_cli(capsys, "--total-env-steps", "5000", "--window-env-steps", "100000")
+    assert code == 2 and "argument --window-env-steps" in err
+
+
+def test_a_small_total_alone_trains_one_window_and_checkpoints_it(capsys, tmp_path):
+    argv = ["--run-root", str(tmp_path), "--run-id", "small", "--total-env-steps", "5000", "--num-envs", "16"]
+    code, _, err = run_cli(capsys, *argv, "--no-log-to-run-dir")
+    assert code == 0, err
+    paths = RunPaths.of(tmp_path, "small")
+    windows = [json.loads(line) for line in paths.windows.read_text().splitlines()]
+    assert [(w["env_steps_start"], w["env_steps_end"]) for w in windows] == [(0, 5000)]
+    assert [p.name for p in paths.checkpoints_dir.iterdir()] == ["ckpt_000000.pt"]
+
+
+def test_limits_can_be_raised_by_the_operator(capsys):
+    config = printed_config(capsys, "--limits", '{"max_num_envs": 65536}', "--num-envs", "65536")
+    assert config["num_envs"] == 65536
+
+
+def test_an_old_config_with_flush_partial_window_still_loads(capsys, tmp_path):
+    paths = RunPaths.of(tmp_path, "old")
+    paths.make_dirs()
+    old = {**TrainConfig(total_env_steps=100, window_env_steps=10).model_dump(), "flush_partial_window": True}
+    paths.config.write_text(json.dumps(old))
+    config = printed_config(capsys, "--resume", str(paths.root), "--total-env-steps", "200")
+    assert "flush_partial_window" not in config and config["total_env_steps"] == 200
 
 
 def test_a_bad_key_in_the_config_file_names_the_file(capsys, tmp_path):

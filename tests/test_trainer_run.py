@@ -92,9 +92,9 @@ def test_readme_random_run_leaves_the_contracted_run_directory(tmp_path):
     assert windows[-1]["ticks_total"] == sum(w["ticks_in_window"] for w in windows) == meta.ticks_total
     assert meta.latest_window == windows[-1]
 
-    # Every 10 windows by default, and one at the end.
-    assert [p.name for p in paths.checkpoints_dir.iterdir()] == ["ckpt_000002.pt"]
-    assert meta.checkpoints_written == 1
+    # One per window by default.
+    assert sorted(p.name for p in paths.checkpoints_dir.iterdir()) == [f"ckpt_00000{k}.pt" for k in range(3)]
+    assert meta.checkpoints_written == 3
     assert (
         meta.latest_checkpoint.window_id == 2 and meta.latest_checkpoint.path == "checkpoints/ckpt_000002.pt"
     )
@@ -115,7 +115,6 @@ def test_episodes_end_and_are_counted_once_and_checkpoints_follow_their_interval
         "6100",
         "--window-env-steps",
         "1000",
-        "--flush-partial-window",
         "--checkpoint-every-windows",
         "2",
     )
@@ -130,7 +129,9 @@ def test_episodes_end_and_are_counted_once_and_checkpoints_follow_their_interval
     windows = windows_of(paths)
     meta = read_metadata(paths)
     assert sum(w["episodes"] for w in windows) == meta.episodes_total > 0
-    assert [w["window_complete"] for w in windows] == [True] * 6 + [False]
+    # The last 100 steps get a window of their own, with the final checkpoint.
+    assert [w["env_steps_in_window"] for w in windows] == [1000] * 6 + [100]
+    assert all(w["window_complete"] for w in windows) and windows[-1]["env_steps_end"] == 6100
     for w in windows:
         if w["episodes"]:
             assert w["return_min"] <= w["return_mean"] <= w["return_max"]
@@ -151,7 +152,7 @@ def test_a_resumed_run_continues_exactly_where_it_stopped(tmp_path):
     assert meta.status == RunStatus.completed and meta.env_steps_total == 4000
 
 
-def test_sigterm_cancels_with_a_partial_window_and_a_final_checkpoint(tmp_path):
+def test_sigterm_keeps_whole_windows_and_the_stop_state_and_resume_fills_the_grid(tmp_path):
     proc, paths = start_and_wait_for_windows(tmp_path, "term", 2)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
@@ -159,14 +160,32 @@ def test_sigterm_cancels_with_a_partial_window_and_a_final_checkpoint(tmp_path):
     meta = read_metadata(paths)
     assert meta.status == RunStatus.cancelled and meta.exit_code == 128 + signal.SIGTERM
     windows = windows_of(paths)
-    last = windows[-1]
-    assert (last["window_id"], last["env_steps_end"]) == (meta.windows_emitted - 1, meta.env_steps_total)
-    assert all(w["window_complete"] for w in windows[:-1])
-    assert last["window_complete"] == (last["env_steps_in_window"] == 500)
-    assert meta.latest_checkpoint.window_id == last["window_id"]
-    ckpt = torch.load(paths.root / meta.latest_checkpoint.path, weights_only=True)
-    assert ckpt["env_steps_total"] == meta.env_steps_total == meta.latest_checkpoint.env_steps_total
+    assert [(w["env_steps_start"], w["env_steps_end"]) for w in windows] == [
+        (500 * k, 500 * (k + 1)) for k in range(len(windows))
+    ]
+    assert meta.windows_emitted == len(windows) and meta.latest_checkpoint.window_id == len(windows) - 1
+    # The window the stop fell in is not in the file: its progress is in the metadata, and the
+    # state at the stop is saved: in the resume point, or in the newest checkpoint when the
+    # stop came right after it.
+    if meta.env_steps_total > windows[-1]["env_steps_end"]:
+        partial = meta.latest_window
+        assert partial["window_complete"] is False and partial["window_id"] == len(windows)
+        assert partial["env_steps_start"] == windows[-1]["env_steps_end"]
+        assert partial["env_steps_end"] == meta.env_steps_total
+    else:
+        assert meta.latest_window == windows[-1]
+    resume_point = paths.checkpoints_dir / "resume_point.pt"
+    saved = resume_point if resume_point.exists() else paths.root / meta.latest_checkpoint.path
+    assert torch.load(saved, weights_only=True)["env_steps_total"] == meta.env_steps_total
     assert not is_run_live(paths)
+
+    total = str(500 * (len(windows) + 2))
+    whole = run_trainer(tmp_path, "--run-id", "whole", *SMALL, "--window-env-steps", "500", "--total-env-steps", total)
+    assert whole.returncode == 0
+    resumed = run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", total)
+    assert resumed.returncode == 0, resumed.stderr
+    assert without_timing(windows_of(paths)) == without_timing(windows_of(RunPaths.of(tmp_path, "whole")))
+    assert not (paths.checkpoints_dir / "resume_point.pt").exists()
 
 
 def test_sigkill_leaves_valid_metadata_and_whole_lines_and_the_run_resumes(tmp_path):
@@ -178,11 +197,12 @@ def test_sigkill_leaves_valid_metadata_and_whole_lines_and_the_run_resumes(tmp_p
     windows = windows_of(paths)
     assert [w["window_id"] for w in windows] == list(range(len(windows)))
 
-    done = len(windows) * 500 + 1500
-    resumed = run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", str(done))
+    done = str(len(windows) * 500 + 1500)
+    resumed = run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", done)
     assert resumed.returncode == 0, resumed.stderr
-    after = windows_of(paths)
-    assert [w["window_id"] for w in after] == list(range(len(windows) + 3))
+    whole = run_trainer(tmp_path, "--run-id", "whole", *SMALL, "--window-env-steps", "500", "--total-env-steps", done)
+    assert whole.returncode == 0
+    assert without_timing(windows_of(paths)) == without_timing(windows_of(RunPaths.of(tmp_path, "whole")))
     assert read_metadata(paths).status == RunStatus.completed
     assert not [p for p in paths.root.rglob("*") if p.name.endswith(".tmp")]
 
@@ -199,7 +219,8 @@ def test_an_exception_marks_the_run_failed_with_the_traceback_in_the_log(tmp_pat
     proc = run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", "2000")
     assert proc.returncode == 1
     meta = read_metadata(paths)
-    assert meta.status == RunStatus.failed and meta.exit_code == 1 and meta.error
+    assert meta.status == RunStatus.failed and meta.exit_code == 1
+    assert "ckpt_000001.pt is not a checkpoint" in meta.error
     assert "Traceback" in paths.log.read_text()
 
 

@@ -1,4 +1,4 @@
-"""WindowAccumulator: splitting batch steps into windows of exactly window_env_steps env steps."""
+"""WindowAccumulator: splitting batch steps into grid windows [k*W, min((k+1)*W, total))."""
 
 import numpy as np
 import pytest
@@ -18,6 +18,7 @@ STATS = (
     "value_lost_to_pirates",
     "invalid_actions",
 )
+ENDLESS = 10**12  # a total no test reaches
 
 
 def make_steps(rng: np.random.Generator, num_envs: int, num_steps: int) -> list[dict]:
@@ -92,7 +93,7 @@ def reference_windows(steps: list[dict], window: int) -> list[dict]:
 )
 def test_windows_match_a_per_env_step_reference(num_envs, window):
     steps = make_steps(np.random.default_rng(num_envs * 100 + window), num_envs, 30)
-    acc = WindowAccumulator(window, num_envs, STATS)
+    acc = WindowAccumulator(window, ENDLESS, num_envs, STATS)
     records = [r for step in steps for r in feed(acc, step)]
     expected = reference_windows(steps, window)
     assert len(records) == len(expected) == (30 * num_envs) // window
@@ -105,7 +106,7 @@ def test_windows_match_a_per_env_step_reference(num_envs, window):
 
 
 def test_one_step_can_close_several_windows_with_the_right_episodes():
-    acc = WindowAccumulator(3, 8, STATS)
+    acc = WindowAccumulator(3, ENDLESS, 8, STATS)
     stats = np.zeros((8, len(STATS)))
     stats[[1, 4, 7], 0] = [10.0, 20.0, 30.0]
     records = acc.add_step(
@@ -115,15 +116,17 @@ def test_one_step_can_close_several_windows_with_the_right_episodes():
     assert [r["return_mean"] for r in records] == [10.0, 20.0]  # env 7 ended in the open window
     assert [r["ticks_total"] for r in records] == [6, 12]
     assert acc.steps_in_window == 2 and acc.episodes == 3
-    partial = acc.flush()
-    assert partial["window_complete"] is False
+    partial = acc.snapshot()
+    assert partial["window_complete"] is False and partial["window_id"] == 2
     assert (partial["env_steps_in_window"], partial["return_mean"]) == (2, 30.0)
+    assert acc.snapshot() == {**partial, "time": acc.snapshot()["time"]}  # the window stays open
+    assert acc.steps_in_window == 2 and acc.next_window_id == 2
     # Time is shared out by env steps: each window got 3/8 of the 0.8 s step.
     assert records[0]["sps"] == pytest.approx(3 / 0.3)
 
 
 def test_metrics_are_per_window_not_cumulative():
-    acc = WindowAccumulator(4, 4, STATS)
+    acc = WindowAccumulator(4, ENDLESS, 4, STATS)
     no_episode = (np.empty(0, np.int64), np.zeros((4, len(STATS))))
     first = acc.add_step(
         np.full(4, 1.0, np.float32), np.ones(4, np.int64), np.ones(4, bool), *no_episode, 1.0
@@ -137,7 +140,7 @@ def test_metrics_are_per_window_not_cumulative():
 
 
 def test_episode_fields_are_null_without_episodes_and_every_field_is_there():
-    acc = WindowAccumulator(2, 2, STATS)
+    acc = WindowAccumulator(2, ENDLESS, 2, STATS)
     (record,) = acc.add_step(
         np.zeros(2, np.float32),
         np.ones(2, np.int64),
@@ -152,7 +155,7 @@ def test_episode_fields_are_null_without_episodes_and_every_field_is_there():
 
 
 def test_a_truncated_batch_counts_only_its_first_envs():
-    acc = WindowAccumulator(10, 4, STATS)
+    acc = WindowAccumulator(10, ENDLESS, 4, STATS)
     step = make_steps(np.random.default_rng(1), 4, 1)[0]
     step["finished"] = np.array([0, 3])
     feed(acc, step, n=2)
@@ -162,12 +165,12 @@ def test_a_truncated_batch_counts_only_its_first_envs():
 
 def test_state_dict_round_trip_continues_the_same_windows():
     steps = make_steps(np.random.default_rng(7), 4, 12)
-    whole = WindowAccumulator(6, 4, STATS)
+    whole = WindowAccumulator(6, ENDLESS, 4, STATS)
     expected = [r for step in steps for r in feed(whole, step)]
 
-    first = WindowAccumulator(6, 4, STATS)
+    first = WindowAccumulator(6, ENDLESS, 4, STATS)
     got = [r for step in steps[:5] for r in feed(first, step)]
-    second = WindowAccumulator(6, 4, STATS)
+    second = WindowAccumulator(6, ENDLESS, 4, STATS)
     second.load_state_dict(first.state_dict())
     got += [r for step in steps[5:] for r in feed(second, step)]
 
@@ -175,3 +178,33 @@ def test_state_dict_round_trip_continues_the_same_windows():
         return {k: v for k, v in r.items() if k != "time"}
 
     assert [comparable(r) for r in got] == [comparable(r) for r in expected]
+
+
+def test_the_last_window_ends_at_the_total_even_when_short():
+    acc = WindowAccumulator(10, 23, 4, STATS)
+    steps = make_steps(np.random.default_rng(3), 4, 6)
+    records = []
+    for step in steps:
+        records += feed(acc, step, n=min(4, 23 - acc.env_steps))
+    assert [(r["env_steps_start"], r["env_steps_end"], r["window_complete"]) for r in records] == [
+        (0, 10, True),
+        (10, 20, True),
+        (20, 23, True),
+    ]
+    assert acc.env_steps == 23 and acc.snapshot() is None
+
+
+def test_a_window_opened_off_the_grid_runs_to_the_next_multiple():
+    """A run extended past a short last window: the next window ends on the grid again."""
+    short = WindowAccumulator(10, 13, 4, STATS)
+    steps = make_steps(np.random.default_rng(4), 4, 10)
+    for step in steps[:4]:
+        feed(short, step, n=min(4, 13 - short.env_steps))
+    extended = WindowAccumulator(10, 33, 4, STATS)
+    extended.load_state_dict(short.state_dict())
+    records = [r for step in steps[4:] for r in feed(extended, step, n=min(4, 33 - extended.env_steps))]
+    assert [(r["window_id"], r["env_steps_start"], r["env_steps_end"]) for r in records] == [
+        (2, 13, 20),
+        (3, 20, 30),
+        (4, 30, 33),
+    ]

@@ -3,6 +3,7 @@
 The training flags are generated from TrainConfig's fields (`total_env_steps` becomes
 `--total-env-steps`, with the field's description as help), so the CLI, `config.json` and the
 service's request body cannot drift. Precedence: field defaults < `--config FILE` < flags.
+The config must fit the operator's resource limits (`--limits`, default TrainLimits()).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Literal, NoReturn, get_args, get_origin
 from pydantic import AliasChoices, ValidationError
 from pydantic.fields import FieldInfo
 
-from trainer.config import TrainConfig, load_config_file
+from trainer.config import TrainConfig, TrainLimits, load_config_file
 from trainer.logs import trainer_logging
 from trainer.rundir import RunLock, RunPaths, RunStatus, read_metadata, validate_run_id
 
@@ -28,7 +29,7 @@ RESUMABLE_FIELDS = frozenset(
     {
         "total_env_steps",
         "checkpoint_every_windows",
-        "flush_partial_window",
+        "keep_checkpoints",
         "torch_threads",
         "wandb_mode",
         "wandb_project",
@@ -103,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-config", action="store_true", help="Print the resolved config as JSON and exit."
     )
     run.add_argument(
+        "--limits",
+        metavar="JSON",
+        help="The operator's resource limits on the config: a JSON object of TrainLimits keys, the "
+        "rest default (%s)." % ", ".join(f"{k} {v}" for k, v in TrainLimits().model_dump().items()),
+    )
+    run.add_argument(
         "--log-to-run-dir",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -117,13 +124,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_config(
-    parser: argparse.ArgumentParser, base: dict[str, Any], base_source: str, given: dict[str, Any]
-) -> TrainConfig:
-    """Validate `base` (a file's keys) overridden by the flags `given`; a bad value exits 2
-    naming its flag (or `base_source` when the value came from the file)."""
+def parse_limits(parser: argparse.ArgumentParser, text: str | None) -> TrainLimits:
+    """The `--limits` JSON as TrainLimits (the defaults when not given); exit 2 if it is bad."""
+    if text is None:
+        return TrainLimits()
     try:
-        return TrainConfig.model_validate({**base, **given})
+        return TrainLimits.model_validate_json(text)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(map(str, error["loc"]))
+        fail(parser, "--limits", f"{where + ': ' if where else ''}{error['msg']}")
+
+
+def resolve_config(
+    parser: argparse.ArgumentParser,
+    base: dict[str, Any],
+    base_source: str,
+    given: dict[str, Any],
+    limits: TrainLimits,
+) -> TrainConfig:
+    """Validate `base` (a file's keys) overridden by the flags `given`, within `limits`; a bad
+    value exits 2 naming its flag (or `base_source` when the value came from the file)."""
+    try:
+        return TrainConfig.model_validate({**base, **given}, context={"limits": limits})
     except ValidationError as exc:
         error = exc.errors()[0]
         if not error["loc"]:
@@ -141,7 +164,7 @@ def fail(parser: argparse.ArgumentParser, where: str, message: str) -> NoReturn:
 
 
 def new_run(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, given: dict[str, Any]
+    parser: argparse.ArgumentParser, args: argparse.Namespace, given: dict[str, Any], limits: TrainLimits
 ) -> tuple[TrainConfig, RunPaths]:
     """The config and run directory of a new run (a directory a launcher prepared is accepted)."""
     base: dict[str, Any] = {}
@@ -150,7 +173,7 @@ def new_run(
             base = load_config_file(args.config)
         except (OSError, ValueError) as exc:
             fail(parser, "--config", str(exc))
-    config = resolve_config(parser, base, f"--config {args.config}", given)
+    config = resolve_config(parser, base, f"--config {args.config}", given, limits)
     run_id = args.run_id or default_run_id()
     try:
         paths = RunPaths(args.run_root / validate_run_id(run_id))
@@ -169,7 +192,7 @@ def _unstarted(paths: RunPaths) -> bool:
 
 
 def resumed_run(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, given: dict[str, Any]
+    parser: argparse.ArgumentParser, args: argparse.Namespace, given: dict[str, Any], limits: TrainLimits
 ) -> tuple[TrainConfig, RunPaths]:
     """The config (the run's config.json plus the flags it allows) and directory of `--resume`."""
     if args.run_id is not None or args.config is not None:
@@ -183,7 +206,22 @@ def resumed_run(
     for key, value in given.items():
         if key not in RESUMABLE_FIELDS and saved.get(key) != value:
             fail(parser, flag(key), f"cannot change when resuming (the run has {saved.get(key)!r})")
-    return resolve_config(parser, saved, "--resume", given), paths
+    config = resolve_config(parser, saved, "--resume", given, limits)
+    trained = _env_steps_trained(paths)
+    if config.total_env_steps < trained:
+        fail(
+            parser,
+            "--total-env-steps",
+            f"{config.total_env_steps} is less than the {trained} env steps the run has already trained",
+        )
+    return config, paths
+
+
+def _env_steps_trained(paths: RunPaths) -> int:
+    try:
+        return read_metadata(paths).env_steps_total
+    except (OSError, ValueError):  # no or unreadable metadata: the checkpoints will tell
+        return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     given = {name: getattr(args, name) for name in TrainConfig.model_fields if hasattr(args, name)}
-    config, paths = resumed_run(parser, args, given) if args.resume else new_run(parser, args, given)
+    limits = parse_limits(parser, args.limits)
+    start = resumed_run if args.resume else new_run
+    config, paths = start(parser, args, given, limits)
     if args.print_config:
         print(config.model_dump_json(indent=2))
         return 0

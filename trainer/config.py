@@ -3,52 +3,125 @@
 `TrainConfig` is shared by the trainer CLI (`python -m trainer`), the run directory's
 `config.json` and the service's `POST /runs` body. It imports nothing heavy, so the server
 process can use it without pulling in torch or numba.
+
+Validation is strict (an int field takes a JSON integer only: not `true`, `5.0` or `"5"`; a
+float field takes a finite number) and bounded twice: by each field's own sane range, and by
+the operator's `TrainLimits` on what a run may cost (memory, processes, time), read from the
+validation context (`TrainConfig.model_validate(data, context={"limits": limits})`); without a
+context the default TrainLimits apply, with `{"limits": None}` none (a run's own config.json,
+accepted when the run was made).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 TrainerBackend = Literal["random", "puffer_ppo"]
 WandbMode = Literal["disabled", "offline", "online"]
 EnvReward = Literal["original", "profit"]
 EvalMode = Literal["sample", "argmax"]
+EnvObservation = Literal["spec", "scouted"]
 VectorBackend = Literal["native", "serial", "multiprocessing"]
 Device = Literal["cpu", "cuda"]
+
+DEFAULT_WINDOW_ENV_STEPS = 100_000
+# Config keys of older trainers that are accepted (old runs' config.json) and ignored.
+DEPRECATED_KEYS = frozenset({"flush_partial_window"})
+
+
+class TrainLimits(BaseModel):
+    """What one run may cost, set by the operator (the service's `PROSPECTOR_TRAIN_LIMITS`, the
+    trainer's `--limits`), never by a client: a TrainConfig beyond them is refused, naming the field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    max_total_env_steps: int = Field(10**12, gt=0, description="Largest total_env_steps.")
+    max_num_envs: int = Field(4096, gt=0, description="Largest num_envs (games held in memory at once).")
+    max_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        gt=0,
+        description="Largest ppo_num_workers (processes) and torch_threads (default: this machine's CPU cores).",
+    )
+    max_hidden_size: int = Field(
+        1024, gt=0, description="Widest layer in ppo_hidden_sizes (8 layers of 1024: ~8M parameters, 32 MiB)."
+    )
+    max_rollout_transitions: int = Field(
+        262_144,
+        gt=0,
+        description="Largest ppo_rollout_steps x num_envs of a puffer_ppo run (~1.2 KiB of rollout "
+        "buffer each: 2**18 is ~300 MiB).",
+    )
+    max_update_epochs: int = Field(64, gt=0, description="Largest ppo_update_epochs.")
+    max_eval_episodes: int = Field(1000, ge=0, description="Largest eval_episodes (played at every checkpoint).")
+
+
+# The TrainConfig fields bounded by a TrainLimits field of their own.
+LIMITED_FIELDS = {
+    "total_env_steps": "max_total_env_steps",
+    "num_envs": "max_num_envs",
+    "ppo_num_workers": "max_workers",
+    "torch_threads": "max_workers",
+    "ppo_update_epochs": "max_update_epochs",
+    "eval_episodes": "max_eval_episodes",
+}
 
 
 class TrainConfig(BaseModel):
     """Everything that decides what a training run does. Field names map to CLI flags
     (`total_env_steps` <-> `--total-env-steps`) and to the keys of a `--config` file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, strict=True, allow_inf_nan=False, validate_default=True
+    )
 
     trainer_backend: TrainerBackend = Field(
         "random", description="Which policy drives the envs: uniform random valid actions, or PPO."
     )
     total_env_steps: int = Field(
-        2_000_000, gt=0, description="Env steps (agent decisions, summed over all envs) to train for."
+        2_000_000, gt=0, le=10**15, description="Env steps (agent decisions, summed over all envs) to train for."
     )
     window_env_steps: int = Field(
-        100_000, gt=0, description="Env steps per metrics window; must not exceed total_env_steps."
+        DEFAULT_WINDOW_ENV_STEPS,
+        gt=0,
+        description="Env steps per metrics window; must not exceed total_env_steps (when not given: "
+        "the smaller of 100000 and total_env_steps).",
     )
     checkpoint_every_windows: int = Field(
-        10, gt=0, description="Write a checkpoint every N complete windows, and one at the end."
+        1, gt=0, le=10**9, description="Write a checkpoint every N windows, and one at the end."
     )
-    flush_partial_window: bool = Field(
-        False, description="Write the last, incomplete window (window_complete=false) at the end."
+    keep_checkpoints: int = Field(
+        5,
+        gt=0,
+        le=10**6,
+        description="Keep the newest N checkpoints (plus the best-evaluated and any pinned one); delete older ones.",
     )
     seed: int = Field(0, ge=0, lt=2**31, description="Training seed: env worlds, actions and weights.")
-    env_time_max: int = Field(20_000, gt=0, description="Episode budget in game ticks.")
+    env_time_max: int = Field(
+        20_000, gt=0, le=10_000_000, description="Episode budget in game ticks (at most 10 million)."
+    )
     env_reward: EnvReward = Field(
         "profit",
         description="Reward profile: profit (net profit in thousands of credits, cargo-value shaping, "
         "death loses the banked credits) or original (spec 1.7, which makes quitting at once optimal).",
+    )
+    env_observation: EnvObservation = Field(
+        "scouted",
+        description="spec: the 260 values of the original game; scouted: 24 more, what the player has seen "
+        "of each neighbouring node (visited, best estimated asteroid value, undepleted share, hops home).",
     )
     env_reward_shaping: float = Field(
         1.0,
@@ -85,14 +158,16 @@ class TrainConfig(BaseModel):
     wandb_mode: WandbMode = Field("disabled", description="Weights & Biases logging mode.")
     wandb_project: str = Field("asteroid-prospector", min_length=1, description="W&B project name.")
 
-    ppo_num_workers: int = Field(1, gt=0, description="Vector-env worker processes (multiprocessing backend).")
+    ppo_num_workers: int = Field(
+        1, gt=0, le=1024, description="Vector-env worker processes (multiprocessing backend); must divide num_envs."
+    )
     ppo_vector_backend: VectorBackend = Field(
         "native", description="pufferlib vectorisation: in-process native, serial, or multiprocessing."
     )
-    ppo_rollout_steps: int = Field(128, gt=0, description="Steps per env collected before each update.")
-    ppo_num_minibatches: int = Field(4, gt=0, description="Minibatches per update epoch.")
-    ppo_update_epochs: int = Field(4, gt=0, description="Passes over each rollout batch.")
-    ppo_learning_rate: float = Field(2.5e-4, gt=0, description="Adam learning rate.")
+    ppo_rollout_steps: int = Field(128, gt=0, le=1_000_000, description="Steps per env collected before each update.")
+    ppo_num_minibatches: int = Field(4, gt=0, le=1_000_000, description="Minibatches per update epoch.")
+    ppo_update_epochs: int = Field(4, gt=0, le=1000, description="Passes over each rollout batch.")
+    ppo_learning_rate: float = Field(2.5e-4, gt=0, le=1, description="Adam learning rate.")
     ppo_gamma: float = Field(
         0.995, gt=0, le=1, description="Discount factor per env step (per tick with ppo_gamma_per_tick)."
     )
@@ -105,10 +180,10 @@ class TrainConfig(BaseModel):
         "limit is part of the game (time remaining is observed), so it ends the return like any ending.",
     )
     ppo_gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda.")
-    ppo_clip_coef: float = Field(0.2, gt=0, description="PPO surrogate clipping coefficient.")
-    ppo_ent_coef: float = Field(0.01, ge=0, description="Entropy bonus coefficient.")
-    ppo_vf_coef: float = Field(0.5, ge=0, description="Value loss coefficient.")
-    ppo_max_grad_norm: float = Field(0.5, gt=0, description="Global gradient-norm clip.")
+    ppo_clip_coef: float = Field(0.2, gt=0, le=10, description="PPO surrogate clipping coefficient.")
+    ppo_ent_coef: float = Field(0.01, ge=0, le=10, description="Entropy bonus coefficient.")
+    ppo_vf_coef: float = Field(0.5, ge=0, le=100, description="Value loss coefficient.")
+    ppo_max_grad_norm: float = Field(0.5, gt=0, le=1e6, description="Global gradient-norm clip.")
     ppo_hidden_sizes: list[int] = Field(
         [128, 128], min_length=1, max_length=8, description="Widths of the policy's shared tanh MLP layers."
     )
@@ -116,7 +191,7 @@ class TrainConfig(BaseModel):
     ppo_norm_adv: bool = Field(True, description="Normalise advantages per minibatch.")
     ppo_clip_vloss: bool = Field(True, description="Clip the value loss around the rollout's values.")
     ppo_target_kl: float = Field(
-        0.0, ge=0, description="Stop an update's epochs once their mean approx KL exceeds this (0 = off)."
+        0.0, ge=0, le=100, description="Stop an update's epochs once their mean approx KL exceeds this (0 = off)."
     )
     ppo_normalize_reward: bool = Field(
         True, description="Divide rewards by the running std of the discounted return (for learning only)."
@@ -124,8 +199,36 @@ class TrainConfig(BaseModel):
     ppo_reward_clip: float = Field(
         0.0,
         ge=0,
+        le=1e6,
         description="Clip scaled rewards to [-clip, clip]; 0 = no clip (default: a clip cuts the death penalty).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_that_depend_on_others(cls, data: Any) -> Any:
+        """Drop deprecated keys; an unset window_env_steps becomes min(100000, total_env_steps)."""
+        if not isinstance(data, dict):
+            return data
+        data = {key: value for key, value in data.items() if key not in DEPRECATED_KEYS}
+        total = data.get("total_env_steps")
+        if "window_env_steps" not in data and type(total) is int and total > 0:
+            data["window_env_steps"] = min(DEFAULT_WINDOW_ENV_STEPS, total)
+        return data
+
+    @classmethod
+    def limits(cls, info: ValidationInfo) -> TrainLimits | None:
+        """The TrainLimits of this validation: `context["limits"]` (None: no limits), else the defaults."""
+        context = info.context or {}
+        return context["limits"] if "limits" in context else TrainLimits()
+
+    @field_validator(*LIMITED_FIELDS)
+    @classmethod
+    def _within_limit(cls, value: int, info: ValidationInfo) -> int:
+        limits = cls.limits(info)
+        if limits is not None:
+            limit_name = LIMITED_FIELDS[info.field_name]
+            _check_limit(value, limits, limit_name)
+        return value
 
     @field_validator("window_env_steps")
     @classmethod
@@ -135,11 +238,35 @@ class TrainConfig(BaseModel):
             raise ValueError(f"window_env_steps ({value}) must not exceed total_env_steps ({total})")
         return value
 
+    @field_validator("ppo_num_workers")
+    @classmethod
+    def _workers_divide_envs(cls, value: int, info: ValidationInfo) -> int:
+        num_envs = info.data.get("num_envs")
+        if num_envs is not None and num_envs % value:
+            raise ValueError(f"num_envs ({num_envs}) must be a multiple of ppo_num_workers ({value})")
+        return value
+
+    @field_validator("ppo_rollout_steps")
+    @classmethod
+    def _rollout_fits(cls, value: int, info: ValidationInfo) -> int:
+        limits, num_envs = cls.limits(info), info.data.get("num_envs")
+        if limits is not None and num_envs is not None and info.data.get("trainer_backend") == "puffer_ppo":
+            transitions = value * num_envs
+            if transitions > limits.max_rollout_transitions:
+                raise ValueError(
+                    f"ppo_rollout_steps x num_envs ({value} x {num_envs} = {transitions}) exceeds the "
+                    f"operator's limit max_rollout_transitions ({limits.max_rollout_transitions})"
+                )
+        return value
+
     @field_validator("ppo_hidden_sizes")
     @classmethod
-    def _positive_widths(cls, value: list[int]) -> list[int]:
+    def _positive_widths(cls, value: list[int], info: ValidationInfo) -> list[int]:
         if any(width < 1 or width > 65_536 for width in value):
             raise ValueError(f"hidden sizes must be in 1..65536, got {value}")
+        limits = cls.limits(info)
+        if limits is not None:
+            _check_limit(max(value), limits, "max_hidden_size")
         return value
 
     def reward_kwargs(self) -> dict[str, Any]:
@@ -155,6 +282,12 @@ class TrainConfig(BaseModel):
     def field_names(cls) -> list[str]:
         """The config keys, in declaration order."""
         return list(cls.model_fields)
+
+
+def _check_limit(value: int, limits: TrainLimits, limit_name: str) -> None:
+    limit = getattr(limits, limit_name)
+    if value > limit:
+        raise ValueError(f"{value} exceeds the operator's limit {limit_name} ({limit})")
 
 
 def load_config_file(path: Path) -> dict[str, Any]:

@@ -95,17 +95,20 @@ def run_episodes(
     seed: int,
     time_max: int = TIME_MAX,
     reward: RewardSpec | None = None,
+    observation: str = "spec",
 ) -> EvalResult:
     """Play `episodes` evaluation episodes, in batches, under `reward` (default: the profit
-    profile); `make_act(n)` builds the policy for a batch of n envs and returns its act
-    function."""
+    profile) with the `observation` a policy expects; `make_act(n)` builds the policy for a
+    batch of n envs and returns its act function."""
     start = time.perf_counter()
     seeds = evaluation_seeds(seed, episodes)
     stats = np.zeros((episodes, len(EPISODE_STATS)))
     action_counts = np.zeros(N_ACTIONS, dtype=np.int64)
     for lo in range(0, episodes, MAX_EVAL_BATCH):
         batch = seeds[lo : lo + MAX_EVAL_BATCH]
-        env = ProspectorEnv(num_envs=len(batch), time_max=time_max, autoreset=False, reward=reward)
+        env = ProspectorEnv(
+            num_envs=len(batch), time_max=time_max, autoreset=False, reward=reward, observation=observation
+        )
         env.start_episodes(batch)
         act = make_act(len(batch))
         done = env.state.done
@@ -191,19 +194,21 @@ def main(argv: list[str] | None = None) -> int:
         result = run_episodes(baseline_act(policy, args.seed), args.episodes, args.seed, args.time_max, reward)
         print(format_result(policy, result), flush=True)
     for path in args.checkpoint:
-        make_act = checkpoint_act(path, args.eval_mode, args.seed)
-        result = run_episodes(make_act, args.episodes, args.seed, args.time_max, reward)
+        make_act, observation = checkpoint_act(path, args.eval_mode, args.seed)
+        result = run_episodes(make_act, args.episodes, args.seed, args.time_max, reward, observation)
         print(format_result(f"{path} ({args.eval_mode})", result), flush=True)
     return 0
 
 
-def checkpoint_act(path: Path, mode: str = "sample", seed: int = 0) -> Callable[[int], ActFn]:
-    """The act-function factory of a PPO checkpoint's policy (sampled or argmax)."""
+def checkpoint_act(path: Path, mode: str = "sample", seed: int = 0) -> tuple[Callable[[int], ActFn], str]:
+    """The act-function factory of a PPO checkpoint's policy (sampled or argmax), and the
+    observation it was trained on."""
     from trainer.checkpoint import load_checkpoint  # torch: only when a checkpoint is evaluated
     from trainer.policy import load_policy, policy_act
 
-    act = policy_act(load_policy(load_checkpoint(path)), mode, seed)
-    return lambda n: act
+    checkpoint = load_checkpoint(path)
+    act = policy_act(load_policy(checkpoint), mode, seed)
+    return (lambda n: act), checkpoint["config"].get("env_observation", "spec")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The PPO policy: an MLP over the 260 observations with an actor head over the 69 actions and a
+"""The PPO policy: an MLP over the observation (260 values, 284 `scouted`) with an actor head over the 69 actions and a
 critic head, and the masked categorical distribution it samples from.
 
 Shared by the PPO backend (trainer.ppo), checkpoints and `python -m trainer.evaluate --checkpoint`.
@@ -17,16 +17,20 @@ import torch
 from torch import nn
 
 from trainer.env import N_ACTIONS, OBS_DIM, ProspectorEnv
+from trainer.env.batched import observation_size
 
 
 class Policy(nn.Module):
-    """obs (260) -> tanh MLP trunk (hidden_sizes) -> actor logits (69) and critic value (1)."""
+    """obs (obs_size) -> tanh MLP trunk (hidden_sizes) -> actor logits (69) and critic value (1)."""
 
-    def __init__(self, hidden_sizes: Sequence[int], generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self, hidden_sizes: Sequence[int], generator: torch.Generator | None = None, obs_size: int = OBS_DIM
+    ) -> None:
         super().__init__()
         self.hidden_sizes = list(hidden_sizes)
+        self.obs_size = obs_size
         layers: list[nn.Module] = []
-        width = OBS_DIM
+        width = obs_size
         for size in self.hidden_sizes:
             layers += [_orthogonal(nn.Linear(width, size), math.sqrt(2), generator), nn.Tanh()]
             width = size
@@ -47,7 +51,7 @@ class Policy(nn.Module):
 
     def describe(self) -> str:
         """The architecture in one line, e.g. `260-128-128 tanh -> 69 + 1`."""
-        return "-".join(map(str, [OBS_DIM, *self.hidden_sizes])) + f" tanh -> {N_ACTIONS} + 1"
+        return "-".join(map(str, [self.obs_size, *self.hidden_sizes])) + f" tanh -> {N_ACTIONS} + 1"
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -83,7 +87,8 @@ def load_policy(checkpoint: dict[str, Any]) -> Policy:
     """The policy of a PPO checkpoint (as read by trainer.checkpoint.load_checkpoint)."""
     if checkpoint["trainer_backend"] != "puffer_ppo":
         raise ValueError(f"not a PPO checkpoint (trainer_backend {checkpoint['trainer_backend']!r})")
-    policy = Policy(checkpoint["config"]["ppo_hidden_sizes"])
+    config = checkpoint["config"]
+    policy = Policy(config["ppo_hidden_sizes"], obs_size=observation_size(config.get("env_observation", "spec")))
     policy.load_state_dict(checkpoint["backend"]["policy"])
     return policy.eval()
 
@@ -100,7 +105,7 @@ def policy_act(
 
     @torch.no_grad()
     def act(env: ProspectorEnv) -> np.ndarray:
-        obs = torch.as_tensor(env.observations[:, :OBS_DIM], device=device)
+        obs = torch.as_tensor(env.observations[:, : policy.obs_size], device=device)
         mask = torch.as_tensor(env.action_mask, device=device)
         logits, _ = policy(obs, mask)
         actions = logits.argmax(-1) if mode == "argmax" else sample(logits, generator)

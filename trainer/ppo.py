@@ -38,7 +38,8 @@ import numpy as np
 import torch
 
 from trainer.config import TrainConfig
-from trainer.env import N_ACTIONS, OBS_DIM, RewardSpec
+from trainer.env import N_ACTIONS, RewardSpec
+from trainer.env.batched import observation_size
 from trainer.evaluate import run_episodes
 from trainer.logs import logger
 from trainer.policy import Policy, entropy, log_probs, policy_act, sample
@@ -148,7 +149,8 @@ class PPOBackend:
         self.device = resolve_device(config.device)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         init_generator = torch.Generator().manual_seed(config.seed)
-        self.policy = Policy(config.ppo_hidden_sizes, init_generator).to(self.device)
+        self.obs_size = observation_size(config.env_observation)
+        self.policy = Policy(config.ppo_hidden_sizes, init_generator, self.obs_size).to(self.device)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.ppo_learning_rate, eps=1e-5)
         self.reward_scaler = (
             RewardScaler(config.num_envs, config.ppo_reward_clip)
@@ -163,7 +165,7 @@ class PPOBackend:
             return torch.zeros((steps, envs, *shape), dtype=dtype, device=self.device)
 
         self.rollout: dict[str, torch.Tensor] = {
-            "obs": buffer(OBS_DIM),
+            "obs": buffer(self.obs_size),
             "masks": buffer(N_ACTIONS, dtype=torch.bool),
             "actions": buffer(dtype=torch.int64),
             "logprobs": buffer(),
@@ -208,7 +210,7 @@ class PPOBackend:
         with torch.no_grad():
             truncated = np.flatnonzero(truncations)
             if truncated.size:
-                final_obs = torch.from_numpy(env.final_observations[truncated, :OBS_DIM]).to(self.device)
+                final_obs = torch.from_numpy(env.final_observations[truncated, : self.obs_size]).to(self.device)
                 buf["final_values"][t, torch.from_numpy(truncated).to(self.device)] = self.policy.value(final_obs)
             self.step += 1
             if self.step < self.config.ppo_rollout_steps:
@@ -233,7 +235,7 @@ class PPOBackend:
             c.ppo_gae_lambda,
         )
         returns = advantages + buf["values"]
-        b_obs = buf["obs"].reshape(-1, OBS_DIM)
+        b_obs = buf["obs"].reshape(-1, self.obs_size)
         b_masks = buf["masks"].reshape(-1, N_ACTIONS)
         b_actions = buf["actions"].reshape(-1)
         b_logprobs = buf["logprobs"].reshape(-1)
@@ -319,7 +321,14 @@ class PPOBackend:
         if c.eval_episodes == 0:
             return {}
         act = policy_act(self.policy, c.eval_mode, c.eval_seed, str(self.device))
-        result = run_episodes(lambda n: act, c.eval_episodes, c.eval_seed, c.env_time_max, RewardSpec(**c.reward_kwargs()))
+        result = run_episodes(
+            lambda n: act,
+            c.eval_episodes,
+            c.eval_seed,
+            c.env_time_max,
+            RewardSpec(**c.reward_kwargs()),
+            c.env_observation,
+        )
         return {
             "eval_return_mean": float(result.column("return").mean()),
             "eval_net_profit_mean": float(result.column("net_profit").mean()),

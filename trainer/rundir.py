@@ -4,7 +4,8 @@
         config.json                  the resolved TrainConfig, written once
         run_metadata.json            live status, rewritten atomically
         metrics/windows.jsonl        one JSON object per window, appended whole-line
-        checkpoints/ckpt_<id>.pt     torch.load(weights_only=True)-loadable
+        checkpoints/ckpt_<id>.pt     torch.load(weights_only=True)-loadable, the state at a window's end
+        checkpoints/resume_point.pt  the state of a run stopped inside a window, until the next checkpoint
         logs/trainer.log             the trainer's stdout and stderr
         trainer.lock                 flock-ed exclusively while a trainer owns the run
 
@@ -91,6 +92,13 @@ class LatestCheckpoint(BaseModel):
     created_at: str
 
 
+class BestCheckpoint(BaseModel):
+    """The checkpoint whose evaluation scored best; checkpoint retention never deletes it."""
+
+    window_id: int
+    eval_net_profit_mean: float
+
+
 class RunMetadata(BaseModel):
     """The contents of run_metadata.json. Paths are relative to the run directory."""
 
@@ -109,6 +117,8 @@ class RunMetadata(BaseModel):
     checkpoints_written: int = 0
     latest_window: dict[str, Any] | None = None
     latest_checkpoint: LatestCheckpoint | None = None
+    best_checkpoint: BestCheckpoint | None = None
+    pinned_checkpoints: list[int] = []
     latest_replay: str | None = None
     replay_index_path: str | None = None
     wandb_run_id: str | None = None
@@ -176,6 +186,10 @@ class RunPaths:
     def checkpoint(self, window_id: int) -> Path:
         return self.checkpoints_dir / checkpoint_name(window_id)
 
+    @property
+    def resume_point(self) -> Path:
+        return self.checkpoints_dir / "resume_point.pt"
+
     def make_dirs(self) -> None:
         for d in (self.metrics_dir, self.checkpoints_dir, self.logs_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -223,10 +237,15 @@ def update_status(
 
 
 class JsonlAppender:
-    """Appends one JSON object per line, each with a single write() and a flush."""
+    """Appends one JSON object per line, each with a single write() and a flush.
+
+    Its owner is the file's only writer: a last line without its newline (left by a writer
+    killed mid-write) is cut off on opening, so the next record starts a line of its own.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _cut_incomplete_line(path)
         self._file = open(path, "ab", buffering=0)
 
     def append(self, record: dict[str, Any]) -> None:
@@ -235,6 +254,26 @@ class JsonlAppender:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _cut_incomplete_line(path: Path, chunk: int = 65536) -> None:
+    """Truncate the file at `path`, if there is one, after its last newline."""
+    try:
+        file = open(path, "r+b")
+    except FileNotFoundError:
+        return
+    with file:
+        size = end = file.seek(0, os.SEEK_END)
+        while end > 0:
+            start = max(0, end - chunk)
+            file.seek(start)
+            newline = file.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+        if end < size:
+            file.truncate(end)
 
 
 def read_complete_lines(path: Path, offset: int = 0) -> tuple[list[bytes], int]:

@@ -5,6 +5,13 @@
                                                               checkpoints, W&B, console
 
 `train()` runs one trainer process on one run directory; its caller holds the run's RunLock.
+
+What survives a stop, a crash or a kill -9: windows.jsonl holds whole grid windows only, each
+appended before its checkpoint is written. A run stopped inside a window (SIGTERM/SIGINT)
+saves its state, the open window's sums included, as checkpoints/resume_point.pt and shows
+that window's progress as `latest_window` (window_complete=false) in the metadata. A resumed
+run continues from the newest saved state; windows it trains again because they were written
+after that state (a kill -9) are not appended twice, but get the checkpoints they missed.
 """
 
 from __future__ import annotations
@@ -22,11 +29,18 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from trainer.backends import BACKENDS, Backend
-from trainer.checkpoint import load_checkpoint, newest_checkpoint, save_checkpoint
+from trainer.checkpoint import (
+    checkpoint_ids,
+    checkpoints_to_prune,
+    load_checkpoint,
+    newest_checkpoint,
+    save_checkpoint,
+)
 from trainer.config import TrainConfig
 from trainer.env import EPISODE_STATS
 from trainer.logs import logger
 from trainer.rundir import (
+    BestCheckpoint,
     JsonlAppender,
     LatestCheckpoint,
     RunMetadata,
@@ -46,6 +60,8 @@ if TYPE_CHECKING:
     from trainer.wandb_logger import WandbLogger
 
 EXIT_FAILED = 1
+# The evaluation field that ranks checkpoints for retention (the best one is kept).
+BEST_CHECKPOINT_BY = "eval_net_profit_mean"
 COUNTER_FIELDS = {
     "env_steps_total",
     "ticks_total",
@@ -135,16 +151,15 @@ class RunWriter:
         self._windows.append(record)
         changes: dict[str, Any] = {"latest_window": record, **counters(windows)}
         if checkpoint is not None:
-            changes.update(self._save_checkpoint(record["window_id"], checkpoint))
+            changes.update(self._save_checkpoint(record, checkpoint))
         self._update(RunStatus.running, **changes)
         if self.wandb is not None:
             self.wandb.log_window(record)
-            if checkpoint is not None:
-                self.wandb.log_checkpoint(self.paths.checkpoint(record["window_id"]), record["window_id"])
+        if checkpoint is not None:
+            self._after_checkpoint(record["window_id"])
         logger.info(
-            "window %d%s | env steps %d | ticks %d | %s sps | episodes %d | return mean %s",
+            "window %d | env steps %d | ticks %d | %s sps | episodes %d | return mean %s",
             record["window_id"],
-            "" if record["window_complete"] else " (partial)",
             record["env_steps_total"],
             record["ticks_total"],
             _fmt(record["sps"], ",.0f"),
@@ -152,18 +167,52 @@ class RunWriter:
             _fmt(record["return_mean"], ".3f"),
         )
 
-    def checkpoint(self, window_id: int, state: dict[str, Any]) -> None:
-        """Write a checkpoint outside a window's close (the final one) and record it."""
-        self._update(RunStatus.running, **self._save_checkpoint(window_id, state))
-        if self.wandb is not None:
-            self.wandb.log_checkpoint(self.paths.checkpoint(window_id), window_id)
+    def checkpoint(self, record: dict[str, Any], state: dict[str, Any]) -> None:
+        """Write the missing checkpoint of a window already in windows.jsonl (trained again
+        after a kill -9 left the window written but not its checkpoint)."""
+        self._update(RunStatus.running, **self._save_checkpoint(record, state))
+        self._after_checkpoint(record["window_id"])
 
-    def _save_checkpoint(self, window_id: int, state: dict[str, Any]) -> dict[str, Any]:
+    def stopped(
+        self, partial: dict[str, Any] | None, windows: WindowAccumulator, state: dict[str, Any] | None
+    ) -> None:
+        """A run stopped inside a window: save `state` (if not saved yet) as the resume point
+        and show the open window's progress so far (`partial`) as the latest window."""
+        changes: dict[str, Any] = counters(windows)
+        if partial is not None:
+            changes["latest_window"] = partial
+        if state is not None:
+            save_checkpoint(
+                self.paths.resume_point,
+                {
+                    "window_id": windows.next_window_id,
+                    "env_steps_total": windows.env_steps,
+                    "created_at": utc_now(),
+                    **state,
+                },
+            )
+            logger.info(
+                "stopped inside window %d at env step %d: state saved to %s",
+                windows.next_window_id,
+                windows.env_steps,
+                self.paths.resume_point.relative_to(self.paths.root),
+            )
+        self._update(RunStatus.running, **changes)
+
+    def pin_checkpoint(self, window_id: int) -> None:
+        """Keep checkpoint `window_id` whatever --keep-checkpoints says (for what points at it,
+        e.g. a replay); recorded in run_metadata.json's `pinned_checkpoints`."""
+        pinned = sorted({*self.meta.pinned_checkpoints, window_id})
+        self._update(self.meta.status, pinned_checkpoints=pinned)
+
+    def _save_checkpoint(self, record: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
         """Write checkpoints/ckpt_<window_id>.pt; return the metadata changes that point at it.
 
         Its env_steps_total is what the state has trained (`state["windows"]["env_steps"]`):
-        the window's end plus the rest of the batch step that closed it.
+        the window's end plus the rest of the batch step that closed it, which the state's
+        window accumulator holds as the next window's first steps.
         """
+        window_id = record["window_id"]
         path = self.paths.checkpoint(window_id)
         env_steps_total = int(state["windows"]["env_steps"])
         created_at = utc_now()
@@ -177,13 +226,37 @@ class RunWriter:
             path=str(path.relative_to(self.paths.root)),
             created_at=created_at,
         )
-        return {"latest_checkpoint": latest, "checkpoints_written": self.meta.checkpoints_written + 1}
+        changes: dict[str, Any] = {
+            "latest_checkpoint": latest,
+            "checkpoints_written": self.meta.checkpoints_written + 1,
+        }
+        score = record.get(BEST_CHECKPOINT_BY)
+        best = self.meta.best_checkpoint
+        if score is not None and (best is None or score > best.eval_net_profit_mean):
+            changes["best_checkpoint"] = BestCheckpoint(window_id=window_id, eval_net_profit_mean=score)
+        return changes
 
-    def finish(self, status: RunStatus, exit_code: int, *, error: str | None = None, **changes: Any) -> None:
-        """Write the terminal status and close the windows file and the W&B run."""
-        meta = self._update(status, exit_code=exit_code, error=error, **changes)
+    def _after_checkpoint(self, window_id: int) -> None:
+        """Report the new checkpoint to W&B, drop the resume point it supersedes and delete
+        the checkpoints retention does not keep."""
+        if self.wandb is not None:
+            self.wandb.log_checkpoint(self.paths.checkpoint(window_id), window_id)
+        self.paths.resume_point.unlink(missing_ok=True)
+        protected = set(self.meta.pinned_checkpoints)
+        if self.meta.best_checkpoint is not None:
+            protected.add(self.meta.best_checkpoint.window_id)
+        for old in checkpoints_to_prune(checkpoint_ids(self.paths), self.config.keep_checkpoints, protected):
+            self.paths.checkpoint(old).unlink(missing_ok=True)
+
+    def close_windows(self) -> None:
+        """Close windows.jsonl (when training ends, however it ends)."""
         if self._windows is not None:
             self._windows.close()
+            self._windows = None
+
+    def finish(self, status: RunStatus, exit_code: int, *, error: str | None = None, **changes: Any) -> None:
+        """Write the terminal status and close the W&B run."""
+        meta = self._update(status, exit_code=exit_code, error=error, **changes)
         if self.wandb is not None:
             summary = {"status": status.value, **meta.model_dump(include=COUNTER_FIELDS)}
             self.wandb.finish(summary, exit_code)
@@ -216,8 +289,9 @@ def last_window_id(path: Path) -> int:
 def train(config: TrainConfig, paths: RunPaths, *, resume: bool = False) -> int:
     """Train into the run dir at `paths` until done, cancelled or failed; return the exit code.
 
-    The caller holds the run's RunLock. With `resume`, the run continues from its newest
-    checkpoint; windows already in windows.jsonl are replayed without being written again.
+    The caller holds the run's RunLock. With `resume`, the run continues from its newest saved
+    state (`newest_state`); windows already in windows.jsonl are trained again without being
+    written again.
     """
     writer = RunWriter(paths, config)
     writer.start(resume=resume)
@@ -246,6 +320,7 @@ def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: b
     try:
         return _train_loop(config, writer, stop, env, resume=resume)
     finally:
+        writer.close_windows()
         env.close()
 
 
@@ -254,7 +329,7 @@ def _train_loop(
 ) -> WindowAccumulator:
     paths = writer.paths
     backend: Backend = BACKENDS[config.trainer_backend](config, env)
-    windows = WindowAccumulator(config.window_env_steps, config.num_envs, EPISODE_STATS)
+    windows = WindowAccumulator(config.window_env_steps, config.total_env_steps, config.num_envs, EPISODE_STATS)
 
     def state() -> dict[str, Any]:
         return {
@@ -265,19 +340,21 @@ def _train_loop(
             "backend": backend.state_dict(),
         }
 
-    replay_through = -1
-    checkpointed = -1
-    if resume:
-        replay_through = last_window_id(paths.windows)
-        ckpt_path = newest_checkpoint(paths)
-        if ckpt_path is not None:
-            ckpt = load_checkpoint(ckpt_path)
-            if not env.set_state(ckpt["env"]):
-                logger.warning("the checkpoint holds no env state (%s workers): new episodes start", env.backend)
-            backend.load_state_dict(ckpt["backend"])
-            windows.load_state_dict(ckpt["windows"])
-            checkpointed = ckpt["window_id"]
-            logger.info("resuming from %s at env step %d", ckpt_path.name, windows.env_steps)
+    replay_through = last_window_id(paths.windows) if resume else -1
+    saved_env_steps = 0  # env steps of the newest state saved in the run directory
+    restored = newest_state(paths) if resume else None
+    if restored is not None:
+        if not env.set_state(restored["env"]):
+            logger.warning("the checkpoint holds no env state (%s workers): new episodes start", env.backend)
+        backend.load_state_dict(restored["backend"])
+        windows.load_state_dict(restored["windows"])
+        saved_env_steps = windows.env_steps
+        if windows.env_steps > config.total_env_steps:
+            raise ValueError(
+                f"the run has trained {windows.env_steps} env steps, more than total_env_steps "
+                f"({config.total_env_steps})"
+            )
+        logger.info("resuming at env step %d (window %d)", windows.env_steps, windows.next_window_id)
     writer.running(vector_backend=env.backend, num_workers=env.workers, **backend.run_info())
     logger.info(
         "training %s: backend %s, %d envs, %d env steps in windows of %d",
@@ -290,23 +367,24 @@ def _train_loop(
 
     def emit(record: dict[str, Any]) -> None:
         """Write a closed window; every checkpoint_every_windows windows and at the last one,
-        evaluate (eval time is left out of the windows' sps) and checkpoint with it."""
-        nonlocal checkpointed, last
+        evaluate (eval time is left out of the windows' sps) and checkpoint with it. A window
+        already in windows.jsonl (trained again after a kill -9) only gets its checkpoint."""
+        nonlocal saved_env_steps, last
         record.update(backend.window_fields())
-        window_id = record["window_id"]
-        if window_id <= replay_through:
-            return
-        due = record["window_complete"] and (
-            (window_id + 1) % config.checkpoint_every_windows == 0
-            or record["env_steps_end"] == config.total_env_steps
+        due = (record["window_id"] + 1) % config.checkpoint_every_windows == 0 or (
+            record["env_steps_end"] == config.total_env_steps
         )
         if due:
             eval_start = time.perf_counter()
             record.update(backend.evaluate())
             last += time.perf_counter() - eval_start
-        writer.window(record, windows, state() if due else None)
+        checkpoint = state() if due else None
+        if record["window_id"] > replay_through:
+            writer.window(record, windows, checkpoint)
+        elif checkpoint is not None:
+            writer.checkpoint(record, checkpoint)
         if due:
-            checkpointed = window_id
+            saved_env_steps = windows.env_steps
 
     last = time.perf_counter()
     while windows.env_steps < config.total_env_steps and stop.signum is None:
@@ -327,11 +405,24 @@ def _train_loop(
         for record in closed:
             emit(record)
 
-    # A cancelled run always keeps its partial window; a finished one only when asked to.
-    partial = windows.flush() if stop.signum is not None or config.flush_partial_window else None
-    if partial is not None:
-        emit(partial)
-    last_window = windows.next_window_id - 1
-    if last_window > max(checkpointed, replay_through):
-        writer.checkpoint(last_window, state())
+    if windows.env_steps < config.total_env_steps:  # stopped inside the grid
+        partial = windows.snapshot()
+        if partial is not None and partial["window_id"] <= replay_through:
+            partial = None  # that window is already in windows.jsonl
+        writer.stopped(partial, windows, state() if windows.env_steps != saved_env_steps else None)
     return windows
+
+
+def newest_state(paths: RunPaths) -> dict[str, Any] | None:
+    """The newest training state saved in the run directory: the resume point of a stopped
+    run or the newest checkpoint, whichever has trained more env steps (a resume point that
+    is not newer is deleted); None when there is neither."""
+    candidates = (newest_checkpoint(paths), paths.resume_point)
+    found = [(path, load_checkpoint(path)) for path in candidates if path is not None and path.exists()]
+    if not found:
+        return None
+    path, newest = max(found, key=lambda item: item[1]["env_steps_total"])
+    if path != paths.resume_point:
+        paths.resume_point.unlink(missing_ok=True)
+    logger.info("newest saved state: %s (env step %d)", path.relative_to(paths.root), newest["env_steps_total"])
+    return newest

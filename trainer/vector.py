@@ -21,7 +21,8 @@ import pufferlib
 import pufferlib.vector
 
 from trainer.config import TrainConfig
-from trainer.env import EPISODE_STATS, N_ACTIONS, OBS_DIM, ProspectorEnv, RewardSpec
+from trainer.env import EPISODE_STATS, N_ACTIONS, ProspectorEnv, RewardSpec
+from trainer.env.batched import observation_size
 
 NO_ENVS = np.empty(0, np.int64)
 
@@ -36,10 +37,20 @@ class SharedEnv(ProspectorEnv):
         time_max: int,
         offset: int,
         reward: RewardSpec,
+        observation: str,
         buf: dict[str, np.ndarray] | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__(num_envs, seed, time_max, autoreset=True, mask_in_observation=True, buf=buf, reward=reward)
+        super().__init__(
+            num_envs,
+            seed,
+            time_max,
+            autoreset=True,
+            mask_in_observation=True,
+            buf=buf,
+            reward=reward,
+            observation=observation,
+        )
         self.offset = offset
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
@@ -51,7 +62,7 @@ class SharedEnv(ProspectorEnv):
             "invalid_actions": self.invalid_actions.copy(),
             "finished": finished,
             "episode_stats": self.episode_stats[finished],
-            "final_observations": self.final_observations[finished, :OBS_DIM],
+            "final_observations": self.final_observations[finished, : self.observation_size],
         }
         return obs, rewards, terminals, truncations, [extras]
 
@@ -67,6 +78,7 @@ class VectorEnv:
         self.num_envs = config.num_envs
         self.workers = 1 if self.backend == "native" else config.ppo_num_workers
         reward = RewardSpec(**config.reward_kwargs())
+        self.observation_size = observation_size(config.env_observation)
         if self.backend == "native":
             self.vecenv = pufferlib.vector.make(
                 ProspectorEnv,
@@ -75,6 +87,7 @@ class VectorEnv:
                     "seed": config.seed,
                     "time_max": config.env_time_max,
                     "reward": reward,
+                    "observation": config.env_observation,
                 },
                 backend=pufferlib.PufferEnv,
             )
@@ -91,7 +104,10 @@ class VectorEnv:
             [SharedEnv] * self.workers,
             env_args=[[]] * self.workers,
             env_kwargs=[
-                {"num_envs": per_worker, "time_max": config.env_time_max, "offset": k * per_worker, "reward": reward}
+                {"num_envs": per_worker, "time_max": config.env_time_max, "offset": k * per_worker,
+                    "reward": reward,
+                    "observation": config.env_observation,
+                }
                 for k in range(self.workers)
             ],
             backend=pufferlib.vector.Serial if self.backend == "serial" else pufferlib.vector.Multiprocessing,
@@ -104,7 +120,7 @@ class VectorEnv:
         self.step_ticks = np.zeros(n, dtype=np.int64)
         self.invalid_actions = np.zeros(n, dtype=bool)
         self.episode_stats = np.zeros((n, len(EPISODE_STATS)))
-        self.final_observations = np.zeros((n, OBS_DIM), dtype=np.float32)
+        self.final_observations = np.zeros((n, self.observation_size), dtype=np.float32)
         obs, _ = self.vecenv.reset(config.seed)
         self._read_observations(obs)
 
@@ -123,8 +139,8 @@ class VectorEnv:
             setattr(self, name, getattr(env, name))
 
     def _read_observations(self, obs: np.ndarray) -> None:
-        self.observations = obs[:, :OBS_DIM]
-        np.greater(obs[:, OBS_DIM:], 0.5, out=self.action_mask)
+        self.observations = obs[:, : self.observation_size]
+        np.greater(obs[:, self.observation_size :], 0.5, out=self.action_mask)
 
     def step(self, actions: np.ndarray) -> np.ndarray:
         """Step every env; return the indices of the envs whose episode ended (they have

@@ -1,12 +1,16 @@
 """Cutting a stream of batched env steps into metrics windows.
 
 An env step is one decision of one env; a batch step of N envs is N env steps, taken in env
-index order. A window closes when it holds exactly `window_env_steps` env steps, so a batch
-that crosses the boundary is split: envs `[0, r)` finish the old window, the rest start the
-next one (possibly closing further windows when a batch is larger than a window). An episode
-belongs to the window of the env step in which it ended. Per-step sums are kept per env in
-preallocated arrays and reduced only when a window closes, so each batch step costs a few
-numpy operations whatever N is.
+index order. Windows lie on a fixed grid: window k covers env steps [k*W, min((k+1)*W, total))
+with W = `window_env_steps`, so the last window of a run may be shorter than W. A batch that
+crosses a boundary is split: envs `[0, r)` finish the old window, the rest start the next one
+(possibly closing further windows when a batch is larger than a window). An episode belongs to
+the window of the env step in which it ended. Per-step sums are kept per env in preallocated
+arrays and reduced only when a window closes, so each batch step costs a few numpy operations
+whatever N is.
+
+A window that opens where an earlier, shorter total ended (a run extended with a larger total)
+runs to the next multiple of W, so boundaries stay on the grid.
 """
 
 from __future__ import annotations
@@ -38,8 +42,8 @@ EPISODE_FIELDS = ("return_mean", "return_min", "return_max", *list(EPISODE_MEANS
 # Every field of a window record, in the order written, with its meaning (README "Trainer").
 WINDOW_FIELDS: dict[str, str] = {
     "window_id": "0-based index of the window in the run",
-    "window_complete": "true when the window holds exactly window_env_steps env steps; false for "
-    "a partial last window (--flush-partial-window, or a cancelled run)",
+    "window_complete": "true in windows.jsonl: the window covers its whole grid cell; false only in "
+    "run_metadata.json's latest_window of a run stopped inside a window (its progress so far)",
     "env_steps_start": "env steps of the run before this window",
     "env_steps_end": "env steps of the run at the end of this window",
     "env_steps_in_window": "env steps in this window (end - start)",
@@ -71,8 +75,11 @@ WINDOW_FIELDS: dict[str, str] = {
 class WindowAccumulator:
     """Feeds on batch steps and returns each window record as soon as the window closes."""
 
-    def __init__(self, window_env_steps: int, num_envs: int, stat_names: Sequence[str]) -> None:
+    def __init__(
+        self, window_env_steps: int, total_env_steps: int, num_envs: int, stat_names: Sequence[str]
+    ) -> None:
         self.window_env_steps = window_env_steps
+        self.total_env_steps = total_env_steps
         self.num_envs = num_envs
         self._stat_col = {name: stat_names.index(name) for name in set(EPISODE_MEANS.values())}
         self._num_stats = len(stat_names)
@@ -95,6 +102,12 @@ class WindowAccumulator:
         return self.env_steps - self._window_start
 
     @property
+    def window_end(self) -> int:
+        """The env step at which the open window closes: the next multiple of W, or the total."""
+        grid_end = (self._window_start // self.window_env_steps + 1) * self.window_env_steps
+        return min(grid_end, self.total_env_steps)
+
+    @property
     def ticks(self) -> int:
         """Game ticks of everything fed so far, the open window included."""
         return self._window_ticks_start + int(self._tick_count.sum())
@@ -108,7 +121,8 @@ class WindowAccumulator:
         episode_stats: np.ndarray,
         seconds: float,
     ) -> list[dict[str, Any]]:
-        """Add one batch step of n <= num_envs env steps (the first n envs of the batch).
+        """Add one batch step of n <= num_envs env steps (the first n envs of the batch), n no
+        more than the env steps left to total_env_steps.
 
         `rewards`, `ticks` and `invalid` hold the n envs' values for this step; `finished` the
         indices of envs whose episode ended in it (indices >= n are ignored) and
@@ -121,11 +135,12 @@ class WindowAccumulator:
         closed = []
         start = 0
         while start < n:
-            end = min(n, start + self.window_env_steps - self.steps_in_window)
+            end = min(n, start + self.window_end - self.env_steps)
             self._add_segment(start, end, rewards, ticks, invalid, finished, episode_stats)
             self._window_seconds += seconds * (end - start) / n
-            if self.steps_in_window == self.window_env_steps:
-                closed.append(self._close(complete=True))
+            if self.env_steps == self.window_end:
+                closed.append(self._record(complete=True))
+                self._next_window()
             start = end
         self.seconds += seconds
         return closed
@@ -150,15 +165,15 @@ class WindowAccumulator:
                 self._episode_rows.append(episode_stats[ended])
                 self.episodes += ended.size
 
-    def flush(self) -> dict[str, Any] | None:
-        """Close the open window early (window_complete=false); None if it is empty."""
+    def snapshot(self) -> dict[str, Any] | None:
+        """The open window's record so far (window_complete=false), leaving it open; None if
+        it is empty. For a run that stops inside a window: its progress, not a grid window."""
         if self.steps_in_window == 0:
             return None
-        return self._close(complete=False)
+        return self._record(complete=False)
 
-    def _close(self, complete: bool) -> dict[str, Any]:
+    def _record(self, complete: bool) -> dict[str, Any]:
         steps = self.steps_in_window
-        ticks_start = self._window_ticks_start
         ticks_in_window = int(self._tick_count.sum())
         rows = self._episode_array()
         record: dict[str, Any] = {
@@ -169,7 +184,7 @@ class WindowAccumulator:
             "env_steps_in_window": steps,
             "env_steps_total": self.env_steps,
             "ticks_in_window": ticks_in_window,
-            "ticks_total": ticks_start + ticks_in_window,
+            "ticks_total": self._window_ticks_start + ticks_in_window,
             "episodes": len(rows),
         }
         record.update(self._episode_fields(rows))
@@ -180,15 +195,17 @@ class WindowAccumulator:
             elapsed_s=round(self.seconds, 3),
             time=utc_now(),
         )
+        return record
+
+    def _next_window(self) -> None:
         self.next_window_id += 1
         self._window_start = self.env_steps
-        self._window_ticks_start = ticks_start + ticks_in_window
+        self._window_ticks_start += int(self._tick_count.sum())
         self._window_seconds = 0.0
         self._reward_sum[:] = 0
         self._tick_count[:] = 0
         self._invalid_count[:] = 0
         self._episode_rows = []
-        return record
 
     def _episode_array(self) -> np.ndarray:
         if not self._episode_rows:

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from trainer.config import TrainLimits
+
 MIN_REMOTE_TOKEN_CHARS = 16
 
 
@@ -86,6 +88,14 @@ class Settings(BaseSettings):
         10.0, gt=0, description="How long an unreachable Ray head is waited for before its runs that no "
         "trainer holds are settled as interrupted.",
     )
+    train_limits: Annotated[TrainLimits, NoDecode] = Field(
+        default_factory=TrainLimits,
+        description="Resource limits on the runs clients ask for: a JSON object of TrainLimits keys, the "
+        "rest default (README: Limits); trainers get them as --limits.",
+    )
+    allow_wandb_online: bool = Field(
+        False, description="Accept wandb_mode online in POST /runs (its trainers then reach the network)."
+    )
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
@@ -106,6 +116,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("ray_address must be the Ray dashboard's http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("train_limits", mode="before")
+    @classmethod
+    def _parse_limits(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return TrainLimits.model_validate_json(value)
+        return value
 
     @field_validator("trainer_command", mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from app.__main__ import build_parser
 from app.core.config import Settings
@@ -14,6 +15,15 @@ def test_environment_variables_are_read(monkeypatch) -> None:
     settings = Settings()
     assert settings.max_concurrent_runs == 3
     assert settings.cors_origins == ["http://a.example", "http://b.example"]
+
+
+def test_train_limits_come_as_json_from_the_environment_or_a_flag(monkeypatch) -> None:
+    monkeypatch.setenv("PROSPECTOR_TRAIN_LIMITS", '{"max_num_envs": 64}')
+    assert Settings().train_limits.max_num_envs == 64
+    assert Settings(train_limits='{"max_hidden_size": 32}').train_limits.max_num_envs == 4096
+    with pytest.raises(ValidationError, match="train_limits"):
+        Settings(train_limits='{"max_num_envs": true}')
+    assert Settings().allow_wandb_online is False
 
 
 def test_every_setting_but_the_tokens_is_a_flag() -> None:

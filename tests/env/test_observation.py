@@ -101,3 +101,42 @@ def test_time_fraction_is_never_negative_even_when_travel_overruns_the_budget(en
     final = np.delete(env.final_observations[0], np.r_[DELTAS])
     assert final.min() >= 0.0
     assert env.final_observations[0, 6] == 0.0
+
+
+def test_the_scouted_observation_adds_what_the_player_has_seen_of_each_neighbour():
+    env = ProspectorEnv(num_envs=1, seed=7, autoreset=False, observation="scouted")
+    env.reset()
+    assert env.observations.shape == (1, 284)
+    s = env.state
+    node = 1
+    place_ship(env, node)
+    neighbours = s.neighbor[0, node]
+    slots = [k for k in range(6) if neighbours[k] >= 0]
+    visited_slot, unseen_slot = slots[0], slots[1]
+    seen = neighbours[visited_slot]
+    s.asteroids_ready[0, seen] = True
+    s.asteroid_count[0, seen] = 4
+    s.depletion[0, seen, :4] = (1.0, 0.5, 0.0, 0.2)
+    s.stability_estimate[0, seen, :4] = 0.5
+    s.composition_estimate[0, seen, :4] = np.eye(6)[:4]  # asteroid a is pure commodity a
+    s.asteroids_ready[0, neighbours[unseen_slot]] = False
+    env.refresh_views()
+    scout = env.observations[0, 260:].reshape(6, 4)
+    prices = s.price[0]
+    values = [(1 - d) * 0.5 * prices[a] for a, d in enumerate((1.0, 0.5, 0.0, 0.2))]
+    hops = s.hops[0, seen] / 31
+    np.testing.assert_allclose(scout[visited_slot], [1.0, max(values[1:]) / 420.0, 0.75, hops], rtol=1e-6)
+    np.testing.assert_allclose(scout[unseen_slot], [0.0, 0.0, 0.0, s.hops[0, neighbours[unseen_slot]] / 31], rtol=1e-6)
+    for k in range(6):
+        if neighbours[k] < 0:
+            assert (scout[k] == 0).all()
+    np.testing.assert_array_equal(env.observations[0, :260], _spec_observation(env)[0])
+
+
+def _spec_observation(scouted: ProspectorEnv) -> np.ndarray:
+    """The 260 spec values of the same state, from an env with the spec observation."""
+    spec = ProspectorEnv(num_envs=1, seed=7, autoreset=False)
+    spec.reset()
+    spec.set_state(scouted.get_state() | {"observations": spec.observations, "action_mask": spec.action_mask})
+    spec.refresh_views()
+    return spec.observations

@@ -15,7 +15,16 @@ import numpy as np
 
 from trainer.env.dynamics import reset_batch, start_seeded_episodes, step_batch, write_views
 from trainer.env.reward import RewardSpec
-from trainer.env.rules import EPISODE_STATS, MAX_ASTEROIDS, MAX_NODES, N_ACTIONS, OBS_DIM, TIME_MAX
+from trainer.env.rules import (
+    EPISODE_STATS,
+    MAX_ASTEROIDS,
+    MAX_NODES,
+    N_ACTIONS,
+    OBS_DIM,
+    OBSERVATIONS,
+    SCOUT_DIM,
+    TIME_MAX,
+)
 from trainer.env.state import EnvState, EnvStateRef, allocate_state, state_ref
 
 try:
@@ -36,9 +45,16 @@ def _check_seed(name: str, value: Any) -> int:
     return int(value)
 
 
+def observation_size(observation: str = "spec") -> int:
+    """Game values per observation row: 260 (spec 1.3), or 260 + SCOUT_DIM for `scouted`."""
+    return OBS_DIM + (SCOUT_DIM if observation == "scouted" else 0)
+
+
 class ProspectorEnv(_Base):
     """A batch of `num_envs` independent games, paying the reward `reward` describes
-    (default: the `profit` profile, see trainer.env.reward).
+    (default: the `profit` profile, see trainer.env.reward). `observation="scouted"` adds, after
+    the 260 values of spec 1.3, SCOUT_DIM values on what the player has seen of each
+    neighbouring node (see dynamics.write_scouting).
 
     Public arrays, current after every `reset`/`step`:
       observations (N, 260) float32 (N, 329 with `mask_in_observation`: the mask as 0/1 after
@@ -57,6 +73,7 @@ class ProspectorEnv(_Base):
         mask_in_observation: bool = False,
         buf: dict[str, np.ndarray] | None = None,
         reward: RewardSpec | None = None,
+        observation: str = "spec",
     ) -> None:
         self.num_agents = _check_positive_int("num_envs", num_envs)
         self.time_max = _check_positive_int("time_max", time_max)
@@ -64,7 +81,11 @@ class ProspectorEnv(_Base):
         self.autoreset = bool(autoreset)
         self.reward = reward or RewardSpec()
         self._reward_args = self.reward.kernel_args()
-        width = OBS_DIM + (N_ACTIONS if mask_in_observation else 0)
+        if observation not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
+        self.scouted = observation == "scouted"
+        self.observation_size = observation_size(observation)
+        width = self.observation_size + (N_ACTIONS if mask_in_observation else 0)
         self.single_observation_space = gymnasium.spaces.Box(-1.0, 1.0, (width,), np.float32)
         self.single_action_space = gymnasium.spaces.Discrete(N_ACTIONS)
         if _Base is object:
@@ -111,7 +132,9 @@ class ProspectorEnv(_Base):
         reseed = seed is not None or not self._seeded
         if seed is not None:
             self.seed = _check_seed("seed", seed)
-        reset_batch(self.kernel_state, np.uint64(self.seed), reseed, self.time_max, self.observations, self.action_mask)
+        reset_batch(
+            self.kernel_state, np.uint64(self.seed), reseed, self.time_max, self.scouted, self.observations, self.action_mask
+        )
         self._clear_step_outputs()
         return self.observations, []
 
@@ -121,7 +144,9 @@ class ProspectorEnv(_Base):
         seeds = np.asarray(episode_seeds)
         if seeds.shape != (self.num_agents,) or not np.issubdtype(seeds.dtype, np.integer) or (seeds < 0).any():
             raise ValueError(f"episode_seeds must be {self.num_agents} non-negative integers")
-        start_seeded_episodes(self.kernel_state, seeds.astype(np.uint64), self.time_max, self.observations, self.action_mask)
+        start_seeded_episodes(
+            self.kernel_state, seeds.astype(np.uint64), self.time_max, self.scouted, self.observations, self.action_mask
+        )
         self._clear_step_outputs()
         return self.observations
 
@@ -148,6 +173,7 @@ class ProspectorEnv(_Base):
             self.kernel_state,
             actions.astype(np.int64, copy=False),
             self.time_max,
+            self.scouted,
             self.autoreset,
             self._reward_args,
             self.observations,
@@ -167,7 +193,7 @@ class ProspectorEnv(_Base):
     def refresh_views(self) -> None:
         """Rewrite observations and action masks after the state was edited by hand."""
         for i in range(self.num_agents):
-            write_views(self.kernel_state, i, self.time_max, self.observations, self.action_mask)
+            write_views(self.kernel_state, i, self.time_max, self.scouted, self.observations, self.action_mask)
 
     def get_state(self) -> dict[str, np.ndarray]:
         """A copy of the full env state (for checkpoints).

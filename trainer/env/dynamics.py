@@ -20,6 +20,7 @@ from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time 
 from trainer.env.world import clamp, ensure_asteroids, generate_world
 
 _LOG1P_CREDITS_CAP = math.log1p(CREDITS_CAP)
+SCOUT_VALUE_NORM = float(PRICE_MAX.max())
 _EPISODE_SEED_DOMAIN = 0x5EED
 _TOP_BIT = np.uint64(1 << 63)
 # exp(-dt/tau) and sqrt(dt) for every dt a step can cost (edge times are at most 8 ticks)
@@ -203,6 +204,44 @@ def write_observation(s, i, time_max, obs):
 
     for j in range(OBS_DIM):
         obs[j] = clamp(obs[j], -1.0, 1.0)
+
+
+@njit(cache=True)
+def estimated_asteroid_value(s, i, node, a):
+    """Credits per unit the player expects from asteroid a at `node`: its estimated composition
+    at market prices, discounted by its depletion and estimated stability."""
+    value = 0.0
+    for c in range(N_COMMODITIES):
+        value += s.composition_estimate[i, node, a, c] * s.price[i, c]
+    return value * (1.0 - s.depletion[i, node, a]) * s.stability_estimate[i, node, a]
+
+
+@njit(cache=True)
+def write_scouting(s, i, obs):
+    """The `scouted` observation's SCOUT_DIM values after the 260: for each neighbour slot k
+    of the current node, [visited, best estimated asteroid value / max price, share of its
+    asteroids not depleted, hops to the station / 31]; zeros for an empty slot, and the first
+    three are 0 for a node not visited this episode."""
+    node = s.node[i]
+    for k in range(MAX_NEIGHBORS):
+        base = OBS_DIM + SCOUT_WIDTH * k
+        for j in range(SCOUT_WIDTH):
+            obs[base + j] = 0.0
+        v = s.neighbor[i, node, k]
+        if v < 0:
+            continue
+        obs[base + 3] = s.hops[i, v] / NODE_INDEX_NORM
+        if not s.asteroids_ready[i, v]:
+            continue
+        count = s.asteroid_count[i, v]
+        best, live = 0.0, 0
+        for a in range(count):
+            if s.depletion[i, v, a] < 1.0:
+                live += 1
+                best = max(best, estimated_asteroid_value(s, i, v, a))
+        obs[base] = 1.0
+        obs[base + 1] = min(1.0, best / SCOUT_VALUE_NORM)
+        obs[base + 2] = live / count if count > 0 else 0.0
 
 
 @njit(cache=True)
@@ -609,13 +648,18 @@ def write_episode_stats(s, i, destroyed, stranded, cashed_out, out):
 
 
 @njit(cache=True)
-def write_views(s, i, time_max, observations, action_mask):
-    """Refresh env i's observation row and action-mask row from its state."""
+def write_views(s, i, time_max, scouted, observations, action_mask):
+    """Refresh env i's observation row and action-mask row from its state: the 260 game values,
+    then with `scouted` the SCOUT_DIM scouting values, then the mask as 0/1 in any columns left."""
     write_action_mask(s, i, action_mask[i])
     write_observation(s, i, time_max, observations[i])
+    game_width = OBS_DIM
+    if scouted:
+        write_scouting(s, i, observations[i])
+        game_width += SCOUT_DIM
     width = observations.shape[1]
-    for a in range(width - OBS_DIM):
-        observations[i, OBS_DIM + a] = 1.0 if action_mask[i, a] else 0.0
+    for a in range(width - game_width):
+        observations[i, game_width + a] = 1.0 if action_mask[i, a] else 0.0
 
 
 @njit(cache=True)
@@ -623,6 +667,7 @@ def step_batch(
     s,
     actions,
     time_max,
+    scouted,
     autoreset,
     reward_args,
     observations,
@@ -663,17 +708,17 @@ def step_batch(
             write_episode_stats(s, i, destroyed, stranded, cashed_out, episode_stats[i])
             finished[n_finished] = i
             n_finished += 1
-            write_views(s, i, time_max, final_observations, action_mask)
+            write_views(s, i, time_max, scouted, final_observations, action_mask)
             if autoreset:
                 start_episode(s, i, episode_seed_for(s, i), time_max)
             else:
                 s.done[i] = True
-        write_views(s, i, time_max, observations, action_mask)
+        write_views(s, i, time_max, scouted, observations, action_mask)
     return n_finished
 
 
 @njit(cache=True)
-def start_seeded_episodes(s, episode_seeds, time_max, observations, action_mask):
+def start_seeded_episodes(s, episode_seeds, time_max, scouted, observations, action_mask):
     """Start an episode with the given seed in every env; later episodes of env i continue
     from the sequence keyed by episode_seeds[i]."""
     for i in range(s.rng.shape[0]):
@@ -681,11 +726,11 @@ def start_seeded_episodes(s, episode_seeds, time_max, observations, action_mask)
         s.episode_index[i] = 0
         generate_world(s, i, episode_seeds[i], time_max)
         s.episode_index[i] = 1
-        write_views(s, i, time_max, observations, action_mask)
+        write_views(s, i, time_max, scouted, observations, action_mask)
 
 
 @njit(cache=True)
-def reset_batch(s, batch_seed, reseed, time_max, observations, action_mask):
+def reset_batch(s, batch_seed, reseed, time_max, scouted, observations, action_mask):
     """Start a new episode in every env. With `reseed`, restart each env's seed sequence
     from (batch_seed, env index); otherwise continue it."""
     for i in range(s.rng.shape[0]):
@@ -693,4 +738,4 @@ def reset_batch(s, batch_seed, reseed, time_max, observations, action_mask):
             s.base_seed[i] = derive_seed(batch_seed, i, _EPISODE_SEED_DOMAIN)
             s.episode_index[i] = 0
         start_episode(s, i, episode_seed_for(s, i), time_max)
-        write_views(s, i, time_max, observations, action_mask)
+        write_views(s, i, time_max, scouted, observations, action_mask)

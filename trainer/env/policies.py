@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from trainer.env.batched import ProspectorEnv
-from trainer.env.dynamics import cargo_total, cargo_value, has_valid_selection
+from trainer.env.dynamics import cargo_total, cargo_value, estimated_asteroid_value, has_valid_selection
 from trainer.env.rng import derive_seed, integers, pcg32_seed
 from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
 
@@ -84,21 +84,12 @@ _SPENT_DEPLETION = 0.85
 
 
 @njit(cache=True)
-def _asteroid_value(s, i, node, a):
-    """Estimated credits per unit mined, discounted by the estimated fracture risk."""
-    value = 0.0
-    for c in range(N_COMMODITIES):
-        value += s.composition_estimate[i, node, a, c] * s.price[i, c]
-    return value * (1.0 - s.depletion[i, node, a]) * s.stability_estimate[i, node, a]
-
-
-@njit(cache=True)
 def _best_asteroid(s, i, node):
     best, best_value = -1, 0.0
     for a in range(s.asteroid_count[i, node]):
         if s.depletion[i, node, a] >= _SPENT_DEPLETION:
             continue
-        value = _asteroid_value(s, i, node, a)
+        value = estimated_asteroid_value(s, i, node, a)
         if value > best_value:
             best, best_value = a, value
     return best

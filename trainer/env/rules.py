@@ -14,6 +14,11 @@ MAX_NEIGHBORS = 6
 MAX_ASTEROIDS = 16
 STATION, CLUSTER, HAZARD = 0, 1, 2
 OBS_DIM = 260
+# The `scouted` observation (an option beside spec 1.3's): per neighbour slot, what the player
+# has seen of that node: visited, its best asteroid's estimated value, its undepleted share, hops
+SCOUT_WIDTH = 4
+SCOUT_DIM = 6 * SCOUT_WIDTH
+OBSERVATIONS = ("spec", "scouted")
 N_ACTIONS = 69
 
 # Scales

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime, timezone
 import json
-from typing import Annotated, Literal
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
-from app.api.deps import RunDep, RunIdDep, RunPathsDep, StoreDep, SupervisorDep
+from app.api.deps import RunDep, RunIdDep, RunPathsDep, SettingsDep, StoreDep, SupervisorDep
 from app.models import (
     WRITE_ERRORS,
     AnyRunResource,
@@ -18,6 +21,7 @@ from app.models import (
     RunCreate,
     RunPage,
     RunResource,
+    RunResume,
     corrupt_run_resource,
     run_resource,
 )
@@ -49,6 +53,20 @@ def _resource(run: Run, supervisor: RunSupervisor) -> AnyRunResource:
     return corrupt_run_resource(run)
 
 
+def body_error(field: str, message: str, value: Any) -> RequestValidationError:
+    """A 422 naming `field` of the request body, shaped like FastAPI's own."""
+    return RequestValidationError([{"type": "value_error", "loc": ("body", field), "msg": message, "input": value}])
+
+
+def within_limits(validate: Callable[[], TrainConfig]) -> TrainConfig:
+    """`validate()`'s TrainConfig; its ValidationError becomes a 422 naming the body's fields."""
+    try:
+        return validate()
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from exc
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -58,12 +76,15 @@ def _resource(run: Run, supervisor: RunSupervisor) -> AnyRunResource:
         **WRITE,
     },
 )
-async def create_run(body: RunCreate, response: Response, store: StoreDep, supervisor: SupervisorDep) -> RunResource:
-    """Queue a training run. Retrying with the same `run_id` and config is safe (200).
-
-    `window_env_steps` must be at most `total_env_steps` (else 422 naming `window_env_steps`).
-    """
-    config = body.train_config()
+async def create_run(
+    body: RunCreate, response: Response, store: StoreDep, supervisor: SupervisorDep, settings: SettingsDep
+) -> RunResource:
+    """Queue a training run. Retrying with the same `run_id` and config is safe (200). The config
+    must fit the server's limits (`PROSPECTOR_TRAIN_LIMITS`); `window_env_steps` must not exceed
+    `total_env_steps` (when not given: the smaller of 100000 and `total_env_steps`)."""
+    config = within_limits(lambda: body.train_config(settings.train_limits))
+    if config.wandb_mode == "online" and not settings.allow_wandb_online:
+        raise body_error("wandb_mode", "online is not allowed by this server (PROSPECTOR_ALLOW_WANDB_ONLINE)", "online")
     run_id = body.run_id or new_run_id()
     try:
         meta = supervisor.submit(run_id, config)
@@ -153,9 +174,30 @@ async def cancel_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource
     response_model=RunResource,
     responses={**NOT_FOUND, **WRITE},
 )
-async def resume_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource:
-    """Queue a cancelled, interrupted or failed run again, to continue from its last checkpoint."""
-    meta = await supervisor.resume(run_id)
+async def resume_run(
+    run_id: RunIdDep,
+    supervisor: SupervisorDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    body: RunResume | None = None,
+) -> RunResource:
+    """Queue a cancelled, interrupted or failed run again, to continue from its newest saved state.
+    With `total_env_steps` (more than the run's current total) the run trains on to that total,
+    a completed run included; its windows continue the same grid."""
+    total = body.total_env_steps if body is not None else None
+    if total is not None:
+        meta, config = store.get(run_id), store.read_config(run_id)
+        if meta is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
+        if config is None:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} has no readable config.json")
+        if total <= meta.target_env_steps:
+            raise body_error(
+                "total_env_steps", f"must be more than the run's total_env_steps ({meta.target_env_steps})", total
+            )
+        extended = {**config.model_dump(), "total_env_steps": total}
+        within_limits(lambda: TrainConfig.model_validate(extended, context={"limits": settings.train_limits}))
+    meta = await supervisor.resume(run_id, total_env_steps=total)
     return _run(meta, supervisor)
 
 

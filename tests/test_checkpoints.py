@@ -1,0 +1,95 @@
+"""Checkpoint files: the format check on load, and retention (newest K, best-evaluated, pinned)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from trainer.checkpoint import CHECKPOINT_FORMAT, CheckpointError, checkpoints_to_prune, load_checkpoint, save_checkpoint
+from trainer.cli import main
+from trainer.config import TrainConfig
+from trainer.ppo import EVAL_FIELDS
+from trainer.rundir import RunPaths, RunStatus, read_metadata, update_status
+from trainer.train import BEST_CHECKPOINT_BY, RunWriter
+
+RANDOM = ["--trainer-backend", "random", "--num-envs", "16", "--env-time-max", "300", "--window-env-steps", "200"]
+
+
+def train(root, *argv: str) -> int:
+    return main(["--run-root", str(root), "--no-log-to-run-dir", "--wandb-mode", "disabled", *argv])
+
+
+def kept(paths: RunPaths) -> list[str]:
+    return sorted(p.name for p in paths.checkpoints_dir.iterdir())
+
+
+def test_a_checkpoint_round_trips(tmp_path):
+    path = tmp_path / "ckpt_000000.pt"
+    save_checkpoint(path, {"window_id": 0, "weights": torch.ones(2)})
+    loaded = load_checkpoint(path)
+    assert loaded["format"] == CHECKPOINT_FORMAT and torch.equal(loaded["weights"], torch.ones(2))
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda path: torch.save({"format": CHECKPOINT_FORMAT - 1, "window_id": 0}, path),
+        lambda path: torch.save({"window_id": 0}, path),
+        lambda path: torch.save([1, 2, 3], path),
+        lambda path: path.write_bytes(b"not a checkpoint"),
+        lambda path: path.write_bytes(b""),
+        lambda path: path.write_bytes(b"PK\x03\x04 a broken zip"),
+    ],
+)
+def test_a_foreign_or_old_file_is_refused_naming_it(tmp_path, write):
+    path = tmp_path / "ckpt_000007.pt"
+    write(path)
+    with pytest.raises(CheckpointError, match="ckpt_000007.pt") as exc:
+        load_checkpoint(path)
+    assert "format" in str(exc.value) or "not a checkpoint" in str(exc.value)
+
+
+def test_retention_keeps_the_newest_and_the_protected():
+    assert checkpoints_to_prune([0, 1, 2, 3, 4, 5], 2, set()) == [0, 1, 2, 3]
+    assert checkpoints_to_prune([5, 0, 3, 1], 2, {0}) == [1]
+    assert checkpoints_to_prune([0, 1], 5, set()) == []
+
+
+def test_a_run_keeps_its_newest_checkpoints_and_the_pinned_ones(tmp_path):
+    paths = RunPaths.of(tmp_path, "kept")
+    assert train(tmp_path, "--run-id", "kept", *RANDOM, "--total-env-steps", "1600", "--keep-checkpoints", "3") == 0
+    assert kept(paths) == ["ckpt_000005.pt", "ckpt_000006.pt", "ckpt_000007.pt"]
+    meta = read_metadata(paths)
+    assert meta.checkpoints_written == 8 and meta.latest_checkpoint.window_id == 7
+
+    update_status(paths, RunStatus.completed, pinned_checkpoints=[5])  # as a replay writer would
+    assert train(tmp_path, "--resume", str(paths.root), "--total-env-steps", "2400") == 0
+    assert kept(paths) == ["ckpt_000005.pt", "ckpt_000009.pt", "ckpt_000010.pt", "ckpt_000011.pt"]
+
+
+def test_pin_checkpoint_records_the_pin_in_the_metadata(tmp_path):
+    paths = RunPaths.of(tmp_path, "pins")
+    writer = RunWriter(paths, TrainConfig(total_env_steps=100))
+    writer.start(resume=False)
+    writer.pin_checkpoint(3)
+    writer.pin_checkpoint(1)
+    writer.pin_checkpoint(3)
+    assert read_metadata(paths).pinned_checkpoints == [1, 3]
+
+
+def test_the_best_evaluated_checkpoint_outlives_retention(tmp_path):
+    assert BEST_CHECKPOINT_BY in EVAL_FIELDS
+    paths = RunPaths.of(tmp_path, "best")
+    argv = [
+        "--run-id", "best", "--trainer-backend", "puffer_ppo", "--num-envs", "8", "--env-time-max", "60",
+        "--window-env-steps", "128", "--total-env-steps", "768", "--ppo-rollout-steps", "16",
+        "--ppo-hidden-sizes", "16", "--eval-episodes", "3", "--keep-checkpoints", "1",
+    ]  # fmt: skip
+    assert train(tmp_path, *argv) == 0
+    windows = [json.loads(line) for line in paths.windows.read_text().splitlines()]
+    scores = [w[BEST_CHECKPOINT_BY] for w in windows]
+    best = read_metadata(paths).best_checkpoint
+    assert best.window_id == scores.index(max(scores)) and best.eval_net_profit_mean == max(scores)
+    assert kept(paths) == sorted({f"ckpt_{best.window_id:06d}.pt", "ckpt_000005.pt"})

@@ -33,8 +33,6 @@ from trainer.rundir import RunMetadata, RunPaths, is_run_live
 
 log = logging.getLogger(__name__)
 
-HEAD_LOST_AFTER_S = 10.0  # how long an unreachable head is waited for while no trainer holds the lock
-
 
 def submission_id(run_id: str, attempt: int) -> str:
     """The Ray submission id of a run's `attempt`-th launch (run ids are validated: no `/`)."""
@@ -62,6 +60,10 @@ class RayTrainer:
     def pid(self) -> None:
         return None  # the trainer's pid is on some Ray node
 
+    def alive(self) -> bool:
+        """Unknown until the head is asked: wait() asks it, and ends at once if the job is over."""
+        return True
+
     async def send_signal(self, sig: signal.Signals) -> None:
         """Ask Ray to stop the job: it sends SIGTERM, and SIGKILL after the grace period itself,
         so SIGKILL only repeats the request. OSError if the head cannot be asked."""
@@ -86,7 +88,7 @@ class RayTrainer:
             except RayJobsError as exc:
                 unreachable_since = unreachable_since or time.monotonic()
                 lost_s = time.monotonic() - unreachable_since
-                if lost_s >= HEAD_LOST_AFTER_S and not is_run_live(self._paths):
+                if lost_s >= self._launcher.head_timeout_s and not is_run_live(self._paths):
                     kind = "unreachable" if isinstance(exc, RayHeadUnreachable) else "failing"
                     self.end_note = f"the Ray head was {kind} for {lost_s:.0f} s and no trainer holds the run: {exc}"
                     return None
@@ -113,9 +115,11 @@ class RayJobLauncher:
         stop_grace_s: float,
         num_cpus: float,
         poll_s: float,
+        head_timeout_s: float,
     ) -> None:
         self.client = client
         self.poll_s = poll_s
+        self.head_timeout_s = head_timeout_s
         self._command = list(command)
         self._num_cpus = num_cpus
         self._env_vars = {name: str(threads) for name in THREAD_LIMIT_VARS}

@@ -222,3 +222,21 @@ def test_a_restarted_server_adopts_ray_runs_and_can_cancel_them(
         run = client.get("/runs/r4").json()
     assert_stopped_inside_its_window(run, file_windows(second.runs_root, "r4"))
     assert json.loads((second.runs_root / "r4" / "run_metadata.json").read_text())["launcher"] == "ray"
+
+
+def test_while_the_head_is_away_launches_fail_and_cancels_say_so(
+    ray_server: Callable[..., Server], head: FakeRayHead, stand_in_trainer: str
+) -> None:
+    server = ray_server(trainer_command=stand_in_trainer, ray_head_timeout_s=600)
+    with server.client() as client:
+        assert client.post("/runs", json={**SHORT, "run_id": "sleep-4"}).status_code == 201
+        wait_for(lambda: ray_job(head, "sleep-4.1").status_code == 200, 30, "the job")
+        head.stop()
+        cancel = client.post("/runs/sleep-4/cancel")
+        assert client.post("/runs", json={**SHORT, "run_id": "sleep-5"}).status_code == 201
+        failed = wait_for(lambda: (r := client.get("/runs/sleep-5").json())["status"] == "failed" and r, 30,
+                          "the launch to fail")
+        waiting = client.get("/runs/sleep-4").json()
+    assert cancel.status_code == 409 and "could not stop Ray job sleep-4.1" in cancel.json()["detail"]
+    assert (waiting["status"], waiting["error_kind"]) == ("starting", "cancel_failed")
+    assert failed["error_kind"] == "launch_failed" and "cannot reach the Ray head" in failed["error"]

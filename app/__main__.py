@@ -53,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "bound to %s, but only Host headers %s are accepted: set PROSPECTOR_ALLOWED_HOSTS "
             "to the names clients use", settings.host, ", ".join(settings.trusted_hosts),
         )
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every batch of changes at INFO
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
 
 

@@ -1,10 +1,12 @@
 """Following live runs: one WindowFollower per followed run, fanning its news out to subscribers.
 
-A follower polls two files of its run: metrics/windows.jsonl by byte offset (whole lines only)
+A follower reads two files of its run: metrics/windows.jsonl by byte offset (whole lines only)
 and run_metadata.json by stat. Each new window, checkpoint and status becomes a `RunEvent`
 put on every subscriber's bounded queue; a subscriber whose queue is full is dropped (its
-stream ends and the client reconnects with Last-Event-ID). The follower stops when the run
-reaches a terminal status or its last subscriber leaves.
+stream ends and the client reconnects with Last-Event-ID). The registry wakes followers when
+their files change (watchfiles, see app.filewatch) and, as a fallback, stat-polls them every
+`poll_s`; a follower is dropped when its run reaches a terminal status or its last subscriber
+leaves.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from enum import StrEnum
 from pydantic import ValidationError
 from sse_starlette import ServerSentEvent
 
+from app.filewatch import RunFileWatcher
 from app.windowlog import WindowLog
 from trainer.rundir import TERMINAL_STATUSES, RunMetadata, RunPaths, read_metadata
 
@@ -48,7 +51,7 @@ class RunEvent:
 
 
 def status_event(meta: RunMetadata) -> RunEvent:
-    body = {"status": meta.status.value, "error": meta.error, "exit_code": meta.exit_code}
+    body = meta.model_dump(mode="json", include={"status", "error", "error_kind", "exit_code"})
     return RunEvent(EventKind.status, json.dumps(body))
 
 
@@ -87,7 +90,7 @@ class WindowFollower:
     """Tails one run's files and publishes what is new to its subscribers."""
 
     def __init__(self, paths: RunPaths, queue_size: int) -> None:
-        self._paths = paths
+        self.paths = paths
         self._queue_size = queue_size
         self._subscribers: set[Subscriber] = set()
         self._stamp = _meta_stamp(paths)
@@ -112,13 +115,6 @@ class WindowFollower:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    async def run(self, poll_s: float) -> None:
-        """Poll until the run ends."""
-        while not self.finished:
-            self.poll()
-            if not self.finished:
-                await asyncio.sleep(poll_s)
-
     def poll(self) -> None:
         """Publish new windows, then any checkpoint or status change; `end` once terminal."""
         new_meta = self._read_meta_if_changed()
@@ -138,58 +134,100 @@ class WindowFollower:
             self._subscribers.clear()
 
     def _read_meta_if_changed(self) -> RunMetadata | None:
-        stamp = _meta_stamp(self._paths)
+        stamp = _meta_stamp(self.paths)
         if stamp is None or stamp == self._stamp:
             return None
+        self._stamp = stamp  # an unreadable version is reported once, not at every poll
         try:
-            meta = read_metadata(self._paths)
+            return read_metadata(self.paths)
         except (FileNotFoundError, ValidationError) as exc:
-            log.warning("%s: unreadable metadata: %s", self._paths.root, exc)
+            log.warning("%s: unreadable metadata: %s", self.paths.root, exc)
             return None
-        self._stamp = stamp
-        return meta
 
     def _publish(self, event: RunEvent) -> None:
         for subscriber in list(self._subscribers):
             if not subscriber.offer(event):
-                log.info("%s: dropping a slow subscriber", self._paths.run_id)
+                log.info("%s: dropping a slow subscriber", self.paths.run_id)
                 self._subscribers.discard(subscriber)
 
 
 class FollowerRegistry:
-    """At most one follower per run, started by its first subscriber, stopped after its last."""
+    """At most one follower per run, from its first subscriber until its last leaves or the run ends.
 
-    def __init__(self, poll_s: float, queue_size: int) -> None:
+    Followers are polled when the watcher reports a change of their files, and all of them every
+    `poll_s` in any case (with `watch` off, that poll is all there is).
+    """
+
+    def __init__(self, poll_s: float, queue_size: int, *, watch: bool = True, watch_step_s: float = 0.002) -> None:
         self._poll_s = poll_s
         self._queue_size = queue_size
-        self._followers: dict[str, tuple[WindowFollower, asyncio.Task[None]]] = {}
+        self._followers: dict[str, WindowFollower] = {}
+        self._watcher = RunFileWatcher(watch_step_s, self._poll) if watch else None
+        self._followed = asyncio.Event()  # set while there is a follower to poll
+        self._poll_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
 
     def subscribe(self, paths: RunPaths) -> tuple[WindowFollower, Subscriber]:
         """Subscribe to the run's follower, starting it if needed (FileNotFoundError if no run)."""
-        entry = self._followers.get(paths.run_id)
-        if entry is None or entry[0].finished:
+        follower = self._followers.get(paths.run_id)
+        if follower is None:
             follower = WindowFollower(paths, self._queue_size)
-            task = asyncio.create_task(follower.run(self._poll_s))
-            self._followers[paths.run_id] = (follower, task)
-            task.add_done_callback(lambda t, run_id=paths.run_id: self._forget(run_id, t))
-        follower = self._followers[paths.run_id][0]
+            if not follower.finished:
+                self._followers[paths.run_id] = follower
+                self._followers_changed()
         return follower, follower.subscribe()
 
     def unsubscribe(self, run_id: str, follower: WindowFollower, subscriber: Subscriber) -> None:
         follower.unsubscribe(subscriber)
-        entry = self._followers.get(run_id)
-        if entry is not None and entry[0] is follower and follower.subscriber_count == 0:
-            entry[1].cancel()
-
-    def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
-        entry = self._followers.get(run_id)
-        if entry is not None and entry[1] is task:
+        if follower.subscriber_count == 0 and self._followers.get(run_id) is follower:
             del self._followers[run_id]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("follower of %s failed", run_id, exc_info=task.exception())
+            self._followers_changed()
 
     async def close(self) -> None:
-        tasks = [task for _, task in self._followers.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._watcher is not None:
+            self._watcher.close()  # it returns within a step (cancelling it would wait for its thread)
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+        await asyncio.gather(*(t for t in (self._poll_task, self._watch_task) if t), return_exceptions=True)
+
+    def _followers_changed(self) -> None:
+        if self._poll_task is None:
+            self._poll_task = asyncio.create_task(self._poll_every_interval())
+            self._poll_task.add_done_callback(_log_failure)
+            if self._watcher is not None:
+                self._watch_task = asyncio.create_task(self._watcher.run())
+                self._watch_task.add_done_callback(_log_failure)
+        if self._followers:
+            self._followed.set()
+        else:
+            self._followed.clear()
+        if self._watcher is not None:
+            self._watcher.watch(follower.paths for follower in self._followers.values())
+
+    async def _poll_every_interval(self) -> None:
+        while True:
+            await self._followed.wait()
+            await asyncio.sleep(self._poll_s)
+            self._poll(None)
+
+    def _poll(self, run_ids: set[str] | None) -> None:
+        """Let the followers of `run_ids` (None: all) publish what is new; drop the finished ones."""
+        ended = False
+        for run_id in list(self._followers) if run_ids is None else run_ids:
+            follower = self._followers.get(run_id)
+            if follower is None:
+                continue
+            try:
+                follower.poll()
+            except Exception:  # one run's unreadable files must not stop the others' events
+                log.exception("follower of %s failed to read its run", run_id)
+            if follower.finished:
+                del self._followers[run_id]
+                ended = True
+        if ended:
+            self._followers_changed()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("follower task failed", exc_info=task.exception())

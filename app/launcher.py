@@ -5,7 +5,8 @@ launcher starts `python -m trainer ...` as an argv list in its own session (so i
 server and can be signalled as a process group), with its output appended to logs/trainer.log.
 A trainer found running at start-up (started by an earlier server) is held as an
 `AdoptedTrainer`: it is not our child, so its end is seen through its run lock (and, while it
-is still starting up and has not taken the lock yet, through its pid).
+is still starting up and has not taken the lock yet, through its pid), and it is signalled
+through its process group only if it leads one (a trainer started by a script does not).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ class TrainerProcess(Protocol):
     @property
     def pid(self) -> int | None: ...
 
-    def signal_group(self, sig: signal.Signals) -> None:
-        """Send `sig` to the trainer's process group while it is still running."""
+    def send_signal(self, sig: signal.Signals) -> None:
+        """Send `sig` to the trainer (to its process group where it leads one) while it is still
+        running; raise OSError if it is running but cannot be signalled."""
 
     async def wait(self) -> int | None:
         """Wait for the trainer to end; its exit status (negative: killed by that signal), or None
@@ -59,7 +61,7 @@ class LocalTrainer:
     def pid(self) -> int:
         return self._proc.pid
 
-    def signal_group(self, sig: signal.Signals) -> None:
+    def send_signal(self, sig: signal.Signals) -> None:
         if self._proc.poll() is not None:
             return  # reaped: the group id may already belong to someone else
         try:
@@ -99,13 +101,19 @@ class AdoptedTrainer:
             return True
         return self._pid is not None and time.monotonic() < self._startup_deadline and pid_exists(self._pid)
 
-    def signal_group(self, sig: signal.Signals) -> None:
-        if self._pid is None or not self.alive():
+    def send_signal(self, sig: signal.Signals) -> None:
+        if not self.alive():
             return
+        if self._pid is None:
+            raise OSError("run_metadata.json records no trainer pid")
         try:
-            os.killpg(self._pid, sig)
+            if os.getpgid(self._pid) == self._pid:
+                os.killpg(self._pid, sig)
+            else:
+                os.kill(self._pid, sig)  # its group is someone else's (the script that started it)
         except ProcessLookupError:
-            pass  # it ended just now; wait() will notice
+            if self.alive():
+                raise OSError(f"pid {self._pid} is gone but another process holds the run's lock") from None
 
     async def wait(self) -> None:
         while self.alive():

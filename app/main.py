@@ -36,7 +36,12 @@ def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
         launcher or LocalSubprocessLauncher(settings.trainer_command, threads=settings.trainer_threads),
         settings,
     )
-    followers = FollowerRegistry(settings.follow_poll_s, settings.subscriber_queue_size)
+    followers = FollowerRegistry(
+        settings.follow_poll_s,
+        settings.subscriber_queue_size,
+        watch=settings.follow_watch,
+        watch_step_s=settings.follow_watch_step_s,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

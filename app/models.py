@@ -12,6 +12,8 @@ from trainer.config import TrainConfig, TrainLimits
 from trainer.rundir import (
     RUN_ID_PATTERN,
     TERMINAL_STATUSES,
+    Collapse,
+    ErrorKind,
     LatestCheckpoint,
     RunMetadata,
     RunStatus,
@@ -98,6 +100,10 @@ class RunResource(BaseModel):
     )
     trainer_backend: str = Field(description="The trainer backend: `random` or `puffer_ppo`.")
     seed: int = Field(description="The run's seed.")
+    env_reward: str | None = Field(
+        description="The reward profile the run trains on: `profit` or `original`; null for runs made "
+        "before reward profiles existed (they trained on `original`)."
+    )
     target_env_steps: int = Field(description="The config's total_env_steps: the run completes there.")
     window_env_steps: int = Field(description="Env steps per metrics window.")
     env_steps_total: int = Field(description="Env steps trained so far, summed over the envs.")
@@ -116,13 +122,21 @@ class RunResource(BaseModel):
     )
     latest_checkpoint: LatestCheckpoint | None = Field(description="The newest checkpoint; null before the first.")
     wandb_run_url: str | None = Field(description="The W&B run page, when W&B logging is on.")
+    collapse: Collapse | None = Field(
+        description="Set at the first window whose episodes shrank to a few steps (the policy learned to "
+        "end episodes at once): its window, env steps, mean episode length and cash-out rate; null otherwise."
+    )
     error: str | None = Field(
         description="Why the run failed, was cancelled or interrupted (a failure ends with the "
         "trainer log's last lines); null otherwise."
     )
+    error_kind: ErrorKind | None = Field(
+        description="What kind of failure `error` describes (README: Exit codes and error kinds); null "
+        "when the run has none."
+    )
     exit_code: int | None = Field(
-        description="The trainer's exit status when it ended without writing a final status "
-        "(negative: killed by that signal); null otherwise."
+        description="The trainer's exit status: 0 completed, 1 failed, 2 bad config, 128+N stopped by "
+        "signal N, -N killed by signal N (as the server saw it); null while unknown."
     )
     created_at: str = Field(description="UTC ISO-8601 time the run was created.")
     started_at: str | None = Field(description="UTC ISO-8601 time training (last) started.")

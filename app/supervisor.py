@@ -3,7 +3,9 @@
 State lives in the run directories; this object only holds what can be rebuilt from them
 (the queue order comes from each queued run's `queued_at`). The trainer writes its own
 `running` and terminal statuses; the supervisor writes `queued`/`starting`, and writes
-`failed`, `cancelled` or `interrupted` only once the trainer is gone and its lock is free.
+`failed`, `cancelled` or `interrupted` only once the trainer is gone and its lock is free,
+with an `error_kind` saying why. A failure inside the supervisor (a launch, a verdict, a
+housekeeping round) is logged with its traceback and contained: the queue and housekeeping go on.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import logging
 import signal
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,7 @@ from app.trainer_log import cap_log, read_tail
 from trainer.config import TrainConfig
 from trainer.rundir import (
     TERMINAL_STATUSES,
+    ErrorKind,
     InvalidTransition,
     RunMetadata,
     RunStatus,
@@ -40,6 +43,8 @@ LOG_TAIL_LINES = 20
 STARTUP_GRACE_S = 60.0  # how long an adopted, starting trainer may run without the lock
 STRAY_SCAN_EVERY = 10  # housekeeping ticks between scans for unwatched runs
 EXIT_WAIT_S = 5.0  # how long DELETE and resume wait for a finished trainer to exit
+KILL_WAIT_S = 5.0  # how long a SIGKILL-ed trainer may take to be seen gone before the cancel failed
+EXIT_BAD_CONFIG = 2  # the trainer's exit status for bad flags, config or run directory
 
 
 class RunConflict(Exception):
@@ -48,6 +53,10 @@ class RunConflict(Exception):
 
 class RunNotFound(Exception):
     """No run with that id (HTTP 404)."""
+
+
+class CancelFailed(RunConflict):
+    """The trainer of a run being cancelled could not be signalled (HTTP 409, also in the run)."""
 
 
 @dataclass
@@ -80,7 +89,7 @@ class RunSupervisor:
             if meta.status == RunStatus.queued:
                 queued.append(meta)
             elif meta.status not in TERMINAL_STATUSES:
-                self._recover(meta)
+                self._contain(f"run {meta.run_id}: recovery", lambda: self._recover(meta))
         queued.sort(key=lambda m: (str(getattr(m, "queued_at", None) or m.created_at), m.run_id))
         self._queue.extend(m.run_id for m in queued)
         self._spawn(self._housekeeping())
@@ -98,7 +107,7 @@ class RunSupervisor:
             log.info("run %s: adopting the running trainer (pid %s)", meta.run_id, meta.pid)
             self._watch(meta.run_id, trainer)
         else:
-            self._settle(meta.run_id, None, cancelled=False, note="no trainer was running it when the service started")
+            self._settle(meta.run_id, None, cancelled=False, note="no trainer was running it")
 
     def _adopt(self, meta: RunMetadata) -> AdoptedTrainer:
         # Only a `starting` run's pid may be alive without the lock (the trainer is still importing).
@@ -144,9 +153,14 @@ class RunSupervisor:
             if run_id in self._queue:
                 self._queue.remove(run_id)
             return self._store.set_status(run_id, RunStatus.cancelled, error="cancelled while queued")
-        active.cancel_requested = True
         if active.stopper is None:
-            active.stopper = self._spawn(self._stop(active))
+            try:
+                active.process.send_signal(signal.SIGTERM)
+            except OSError as exc:
+                error = f"could not signal the trainer (pid {active.process.pid}): {exc}"
+                raise self._cancel_failed(run_id, active, error) from exc
+            active.cancel_requested = True
+            active.stopper = self._spawn(self._escalate(run_id, active))
         return meta
 
     async def resume(self, run_id: str, total_env_steps: int | None = None) -> RunMetadata:
@@ -168,6 +182,7 @@ class RunSupervisor:
             queued_at=utc_now(),
             launch="resume",
             error=None,
+            error_kind=None,
             exit_code=None,
             **target,
         )
@@ -207,7 +222,8 @@ class RunSupervisor:
     def _pump(self) -> None:
         """Start queued runs, oldest first, while there is room."""
         while self._queue and len(self._active) < self._settings.max_concurrent_runs:
-            self._launch(self._queue.popleft())
+            run_id = self._queue.popleft()
+            self._contain(f"run {run_id}: launch", lambda: self._launch(run_id))
 
     def _launch(self, run_id: str) -> None:
         meta = self._store.get(run_id)
@@ -225,7 +241,8 @@ class RunSupervisor:
             process = self._launcher.launch(paths, args)
         except OSError as exc:
             log.error("run %s: could not start the trainer: %s", run_id, exc)
-            self._store.set_status(run_id, RunStatus.failed, error=f"could not start the trainer: {exc}")
+            error = f"could not start the trainer: {exc}"
+            self._store.set_status(run_id, RunStatus.failed, error=error, error_kind=ErrorKind.launch_failed)
             return
         # Recorded before the trainer's first own metadata write (it takes the lock and imports
         # torch first), so a server restarted meanwhile can still find the starting trainer.
@@ -241,20 +258,42 @@ class RunSupervisor:
     async def _await_exit(self, run_id: str, active: _Active) -> None:
         try:
             exit_code = await active.process.wait()
+        except Exception:  # lost track of it: the verdict checks the run's lock before judging
+            log.exception("run %s: waiting for trainer pid %s failed", run_id, active.process.pid)
+            exit_code = None
         finally:
             active.exited.set()
-        del self._active[run_id]
-        self._settle(run_id, exit_code, cancelled=active.cancel_requested)
+            del self._active[run_id]
+        self._contain(
+            f"run {run_id}: recording how its trainer ended",
+            lambda: self._settle(run_id, exit_code, cancelled=active.cancel_requested),
+        )
         self._pump()
 
-    async def _stop(self, active: _Active) -> None:
-        """SIGTERM the trainer's group; SIGKILL it if it is still there after the grace period."""
-        active.process.signal_group(signal.SIGTERM)
+    async def _escalate(self, run_id: str, active: _Active) -> None:
+        """SIGKILL a SIGTERM-ed trainer still there after the grace period; if even that does not
+        end it, record that the cancel failed."""
+        if await _exits_within(active, self._settings.stop_grace_s):
+            return
+        pid = active.process.pid
+        log.warning("trainer pid %s ignored SIGTERM for %.1f s; killing it", pid, self._settings.stop_grace_s)
         try:
-            await asyncio.wait_for(active.exited.wait(), self._settings.stop_grace_s)
-        except TimeoutError:
-            log.warning("trainer pid %s ignored SIGTERM for %.1f s; killing it", active.process.pid, self._settings.stop_grace_s)
-            active.process.signal_group(signal.SIGKILL)
+            active.process.send_signal(signal.SIGKILL)
+        except OSError as exc:
+            self._cancel_failed(run_id, active, f"could not kill the trainer (pid {pid}): {exc}")
+            return
+        if not await _exits_within(active, KILL_WAIT_S):
+            self._cancel_failed(run_id, active, f"the trainer (pid {pid}) is still running after SIGKILL")
+
+    def _cancel_failed(self, run_id: str, active: _Active, error: str) -> CancelFailed:
+        """Record in the run that its cancel failed (the trainer runs on); a later cancel retries."""
+        log.error("run %s: cancel failed: %s", run_id, error)
+        active.stopper = None
+        meta = self._store.get(run_id)
+        if meta is not None and meta.status not in TERMINAL_STATUSES:
+            with contextlib.suppress(InvalidTransition):  # it finished meanwhile
+                self._store.set_status(run_id, meta.status, error=error, error_kind=ErrorKind.cancel_failed)
+        return CancelFailed(f"run {run_id}: cancel failed: {error}")
 
     def _settle(self, run_id: str, exit_code: int | None, *, cancelled: bool, note: str | None = None) -> None:
         """After the trainer is gone: write the terminal status it could not write itself."""
@@ -265,11 +304,11 @@ class RunSupervisor:
         if is_run_live(paths):  # some other process owns the run now
             self._watch(run_id, self._adopt(meta))
             return
-        status, error = _verdict(exit_code, cancelled, note)
+        status, kind, error = _verdict(exit_code, cancelled, note)
         if status == RunStatus.failed:
             error = f"{error}; last lines of logs/trainer.log:\n{read_tail(paths.log, LOG_TAIL_LINES)}"
         try:
-            self._store.set_status(run_id, status, error=error, exit_code=exit_code, pid=None)
+            self._store.set_status(run_id, status, error=error, error_kind=kind, exit_code=exit_code, pid=None)
         except InvalidTransition as exc:  # the trainer wrote its own terminal status meanwhile
             log.info("run %s: %s", run_id, exc)
         log.info("run %s: %s (%s)", run_id, status.value, error)
@@ -281,19 +320,30 @@ class RunSupervisor:
             await asyncio.sleep(self._settings.supervise_poll_s)
             tick += 1
             if tick % STRAY_SCAN_EVERY == 0:
-                self._watch_strays()
-            for run_id in list(self._active):
-                try:
-                    cap_log(self._store.paths(run_id).log, self._settings.log_max_bytes)
-                except OSError as exc:
-                    log.warning("run %s: could not cap its log: %s", run_id, exc)
+                self._contain("the scan for unwatched runs", self._watch_strays)
+            self._contain("capping the trainers' logs", self._cap_logs)
+
+    def _cap_logs(self) -> None:
+        for run_id in list(self._active):
+            try:
+                cap_log(self._store.paths(run_id).log, self._settings.log_max_bytes)
+            except OSError as exc:
+                log.warning("run %s: could not cap its log: %s", run_id, exc)
 
     def _watch_strays(self) -> None:
         """Adopt live runs nobody watches (e.g. `python -m trainer` started by hand into the run
         root) and mark dead ones, so that no run stays `running` with nothing running it."""
         for meta in self._store.all():
             if meta.status in (RunStatus.starting, RunStatus.running) and meta.run_id not in self._active:
-                self._recover(meta)
+                self._contain(f"run {meta.run_id}: recovery", lambda: self._recover(meta))
+
+    @staticmethod
+    def _contain(what: str, action: Callable[[], object]) -> None:
+        """Run `action`; a failure is logged with its traceback instead of ending the caller."""
+        try:
+            action()
+        except Exception:
+            log.exception("%s failed", what)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
@@ -307,15 +357,33 @@ class RunSupervisor:
             log.error("supervisor task failed", exc_info=task.exception())
 
 
-def _verdict(exit_code: int | None, cancelled: bool, note: str | None) -> tuple[RunStatus, str]:
-    """The status and error for a trainer that ended without writing a terminal status."""
-    if cancelled:
-        return RunStatus.cancelled, "cancelled; the trainer stopped before writing its final status"
+async def _exits_within(active: _Active, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(active.exited.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+def _verdict(exit_code: int | None, cancelled: bool, note: str | None) -> tuple[RunStatus, ErrorKind, str]:
+    """The status, error kind and error of a trainer that ended without writing a final status."""
     if exit_code is None:
-        return RunStatus.interrupted, note or "the trainer vanished without writing a final status"
-    if exit_code < 0:
-        name = signal.Signals(-exit_code).name
-        return RunStatus.interrupted, f"the trainer was killed by {name}"
-    if exit_code == 0:
-        return RunStatus.failed, "the trainer exited 0 without writing a final status"
-    return RunStatus.failed, f"the trainer exited with code {exit_code}"
+        kind, error = ErrorKind.interrupted, note or "the trainer vanished without writing a final status"
+    elif exit_code < 0:
+        kind, error = ErrorKind.killed, f"the trainer was killed by {_signal_name(-exit_code)}"
+    elif exit_code == EXIT_BAD_CONFIG:
+        kind, error = ErrorKind.bad_config, "the trainer refused its flags, config or run directory (exit 2)"
+    else:
+        kind, error = ErrorKind.exit_code, f"the trainer exited with code {exit_code} without writing a final status"
+    if cancelled:
+        return RunStatus.cancelled, kind, f"cancelled; {error}"
+    if kind in (ErrorKind.interrupted, ErrorKind.killed):
+        return RunStatus.interrupted, kind, error
+    return RunStatus.failed, kind, error
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -41,6 +41,11 @@ class WindowRecord(BaseModel):
     value_lost_to_pirates_mean: float | None = Field(description="Mean cargo value lost to pirates per episode.")
     reward_per_step_mean: float = Field(description="Mean reward over the window's env steps.")
     invalid_action_rate: float = Field(description="Fraction of the window's env steps whose action was invalid.")
+    action_fractions: dict[str, float] | None = Field(
+        None,
+        description="Share of the window's env steps that took each action family (travel, hold, ..., "
+        "cash_out); null in runs made before it was recorded.",
+    )
     sps: float | None = Field(description="Env steps per wall-clock second in this window.")
     elapsed_s: float = Field(description="Wall-clock seconds of training in the run up to the end of this window.")
     time: str = Field(description="UTC ISO-8601 time the window was closed.")

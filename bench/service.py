@@ -7,6 +7,9 @@ cost of serving on training throughput.
 - GET /runs over 10,000 run directories: p50 latency.
 - A random-backend training run followed by the server and 100 SSE clients, as a ratio of its
   env steps/s to the same run without a server.
+- Following files: the server's CPU with 10 followed live runs writing nothing, then the SSE
+  latency of windows written to them, before (stat-poll every 5 ms, the old default) and after
+  (watchfiles) in the same bench run.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from trainer.config import TrainConfig
 from trainer.windows import EPISODE_FIELDS
@@ -51,6 +55,14 @@ LIST_RUNS = 10_000
 LIST_REQUESTS = 200
 THROUGHPUT_CLIENTS = 100
 THROUGHPUT_CONFIG = {"trainer_backend": "random", "total_env_steps": 2_000_000, "window_env_steps": 100_000}
+FOLLOW_RUNS = 10
+FOLLOW_IDLE_S = 10.0
+FOLLOW_WINDOWS = 300  # written round-robin over the runs, one every FOLLOW_INTERVAL_S
+FOLLOW_INTERVAL_S = 0.02
+FOLLOW_MODES = {
+    "before_stat_poll_5ms": ("--follow-watch", "false", "--follow-poll-s", "0.005"),
+    "after_watchfiles": (),
+}
 
 
 def _free_port() -> int:
@@ -60,11 +72,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serving(runs_root: Path, log: Path) -> Iterator[str]:
-    """`python -m app` on a free loopback port for the duration of the block; yields its URL."""
+def _serving(runs_root: Path, log: Path, *flags: str) -> Iterator[tuple[str, int]]:
+    """`python -m app [flags]` on a free loopback port for the duration of the block; yields its
+    URL and pid."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "app", "--runs-root", str(runs_root), "--port", str(port), "--log-level", "warning"]
+    args += flags
     with open(log, "ab") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -77,7 +91,7 @@ def _serving(runs_root: Path, log: Path) -> Iterator[str]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the server did not start; see {log}") from None
                 time.sleep(0.1)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(30)
@@ -186,7 +200,7 @@ def bench_sse_fanout(work: Path) -> dict[str, Any]:
     writer.start()
     started.wait(30)
     try:
-        with _serving(runs_root, work / "server-fanout.log") as url:
+        with _serving(runs_root, work / "server-fanout.log") as (url, _):
             port = int(url.rsplit(":", 1)[1])
             latencies, ids = asyncio.run(_fanout_clients(port, "fanout", go))
     finally:
@@ -225,7 +239,7 @@ async def _paced_gets(url: str, path: str, rate: int, seconds: int) -> list[floa
 def bench_get_run(work: Path) -> dict[str, Any]:
     runs_root = work / "get"
     _make_run(runs_root, "one", RunStatus.completed)
-    with _serving(runs_root, work / "server-get.log") as url:
+    with _serving(runs_root, work / "server-get.log") as (url, _):
         latencies = asyncio.run(_paced_gets(url, "/runs/one", GET_RATE, GET_SECONDS))
     return {"rate_per_s": GET_RATE, "requests": len(latencies), "p50_ms": round(1000 * statistics.median(latencies), 2),
             "p99_ms": round(1000 * _percentile(latencies, 0.99), 2)}
@@ -238,7 +252,7 @@ def bench_list_runs(work: Path) -> dict[str, Any]:
     for index in range(LIST_RUNS):
         created_at = (start + timedelta(seconds=index)).isoformat().replace("+00:00", "Z")
         _make_run(runs_root, f"run-{index:05d}", statuses[index % len(statuses)], created_at)
-    with _serving(runs_root, work / "server-list.log") as url, httpx.Client(base_url=url, timeout=30) as client:
+    with _serving(runs_root, work / "server-list.log") as (url, _), httpx.Client(base_url=url, timeout=30) as client:
         client.get("/runs").raise_for_status()  # the first request parses every run once
         latencies = []
         for index in range(LIST_REQUESTS):
@@ -279,7 +293,7 @@ async def _followed_run(url: str) -> None:
 def bench_training_throughput(work: Path) -> dict[str, Any]:
     runs_root = work / "throughput"
     before = _train_without_server(runs_root, "alone-before")
-    with _serving(runs_root, work / "server-throughput.log") as url:
+    with _serving(runs_root, work / "server-throughput.log") as (url, _):
         asyncio.run(_followed_run(url))
     served = _steps_per_s(RunPaths(runs_root / "served"))
     after = _train_without_server(runs_root, "alone-after")
@@ -287,6 +301,66 @@ def bench_training_throughput(work: Path) -> dict[str, Any]:
     return {"config": THROUGHPUT_CONFIG, "sse_clients": THROUGHPUT_CLIENTS,
             "alone_steps_per_s": [round(before), round(after)],
             "served_steps_per_s": round(served), "ratio": round(served / alone, 3)}
+
+
+def _write_followed_windows(runs: list[RunPaths]) -> None:
+    """Append FOLLOW_WINDOWS windows round-robin over the runs, then complete them (a thread)."""
+    appenders = [JsonlAppender(paths.windows) for paths in runs]
+    next_at = time.monotonic()
+    for index in range(FOLLOW_WINDOWS):
+        next_at += FOLLOW_INTERVAL_S
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        paths, window_id = runs[index % len(runs)], index // len(runs)
+        record = _window_record(window_id)
+        appenders[index % len(runs)].append(record)
+        update_status(paths, RunStatus.running, latest_window=record, windows_emitted=window_id + 1)
+    for paths, appender in zip(runs, appenders):
+        appender.close()
+        update_status(paths, RunStatus.completed, exit_code=0)
+
+
+async def _follow_idle_then_windows(port: int, pid: int, runs: list[RunPaths]) -> tuple[float, list[float]]:
+    """Server CPU (% of a core) while every run is followed and idle; then window latencies."""
+    latencies: list[float] = []
+    ready = [asyncio.Event() for _ in runs]
+    clients = [
+        asyncio.create_task(_sse_client(port, f"/runs/{paths.run_id}/events", latencies, [], event))
+        for paths, event in zip(runs, ready)
+    ]
+    await asyncio.gather(*(event.wait() for event in ready))
+    await asyncio.sleep(1.0)  # followers and the watcher settle
+    server = psutil.Process(pid)
+    before, start = server.cpu_times(), time.monotonic()
+    await asyncio.sleep(FOLLOW_IDLE_S)
+    after, elapsed = server.cpu_times(), time.monotonic() - start
+    cpu_s = (after.user + after.system) - (before.user + before.system)
+    await asyncio.to_thread(_write_followed_windows, runs)
+    await asyncio.wait_for(asyncio.gather(*clients), 60)
+    return 100 * cpu_s / elapsed, latencies
+
+
+def bench_follow(work: Path) -> dict[str, Any]:
+    figures: dict[str, Any] = {"followed_runs": FOLLOW_RUNS, "idle_s": FOLLOW_IDLE_S, "windows": FOLLOW_WINDOWS}
+    for mode, flags in FOLLOW_MODES.items():
+        runs_root = work / f"follow-{mode}"
+        runs = [_make_run(runs_root, f"followed-{index}", RunStatus.running) for index in range(FOLLOW_RUNS)]
+        locks = [RunLock(paths) for paths in runs]  # held here, as live trainers hold them
+        for lock in locks:
+            lock.acquire()
+        try:
+            with _serving(runs_root, work / f"server-follow-{mode}.log", *flags) as (url, pid):
+                port = int(url.rsplit(":", 1)[1])
+                cpu_percent, latencies = asyncio.run(_follow_idle_then_windows(port, pid, runs))
+        finally:
+            for lock in locks:
+                lock.release()
+        figures[mode] = {
+            "idle_server_cpu_percent": round(cpu_percent, 2),
+            "p50_ms": round(1000 * statistics.median(latencies), 1),
+            "p99_ms": round(1000 * _percentile(latencies, 0.99), 1),
+            "windows_received": len(latencies),
+        }
+    return figures
 
 
 def bench_service() -> None:
@@ -298,6 +372,7 @@ def bench_service() -> None:
             ("get_run", bench_get_run),
             ("list_runs", bench_list_runs),
             ("training_throughput", bench_training_throughput),
+            ("follow", bench_follow),
         ]:
             print(json.dumps({"service": name, **benchmark(work)}), flush=True)
 

@@ -167,11 +167,14 @@ def test_under_the_original_reward_ppo_learns_to_cash_out_at_once(tmp_path):
     first, last = records[0], records[-1]
     assert first["length_mean"] > 5
     assert last["length_mean"] < 1.5 and last["cash_out_rate"] > 0.95
+    assert last["action_fractions"]["cash_out"] > 0.9 > first["action_fractions"]["cash_out"]
+    collapse = read_metadata(RunPaths.of(tmp_path, "quit")).collapse  # the warning the service shows
+    assert collapse is not None and collapse.length_mean < 3 and collapse.window_id > 0
 
 
 def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_path, capsys):
     proc = run_trainer(
-        tmp_path, "--run-id", "ppo", *TINY, "--total-env-steps", "2000", "--eval-episodes", "4"
+        tmp_path, "--run-id", "ppo", *TINY, "--total-env-steps", "2000", "--eval-episodes", "4", "--env-observation", "scouted"
     )
     assert proc.returncode == 0, proc.stderr
     paths = RunPaths.of(tmp_path, "ppo")
@@ -179,8 +182,8 @@ def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_
     assert meta.status == RunStatus.completed and meta.env_steps_total == 2000
     extra = meta.model_extra
     assert (extra["device"], extra["vector_backend"], extra["num_workers"]) == ("cpu", "native", 1)
-    assert extra["policy_architecture"] == "260-32-32 tanh -> 69 + 1"
-    assert extra["policy_parameters"] == sum(p.numel() for p in Policy([32, 32]).parameters())
+    assert extra["policy_architecture"] == "284-32-32 tanh -> 69 + 1"  # the scouted observation
+    assert extra["policy_parameters"] == sum(p.numel() for p in Policy([32, 32], obs_size=284).parameters())
 
     windows = windows_of(paths)
     assert len(windows) == 4 and sum(w["updates"] for w in windows) == 2000 // (8 * 24)

@@ -19,6 +19,7 @@ STATS = (
     "invalid_actions",
 )
 ENDLESS = 10**12  # a total no test reaches
+FAMILIES = (("low", 0, 1), ("mid", 2, 2), ("high", 3, 5))
 
 
 def make_steps(rng: np.random.Generator, num_envs: int, num_steps: int) -> list[dict]:
@@ -33,6 +34,7 @@ def make_steps(rng: np.random.Generator, num_envs: int, num_steps: int) -> list[
                 "rewards": rng.normal(size=num_envs).astype(np.float32),
                 "ticks": rng.integers(1, 9, size=num_envs),
                 "invalid": rng.random(num_envs) < 0.3,
+                "actions": rng.integers(0, 6, size=num_envs),
                 "finished": finished,
                 "episode_stats": stats,
             }
@@ -46,6 +48,7 @@ def feed(acc: WindowAccumulator, step: dict, n: int | None = None, seconds: floa
         step["rewards"][:n],
         step["ticks"][:n],
         step["invalid"][:n],
+        step["actions"][:n],
         step["finished"],
         step["episode_stats"],
         seconds,
@@ -54,11 +57,12 @@ def feed(acc: WindowAccumulator, step: dict, n: int | None = None, seconds: floa
 
 def reference_windows(steps: list[dict], window: int) -> list[dict]:
     """The same windows from a flat per-env-step list: window k holds env steps [k*W, (k+1)*W)."""
-    flat = []
+    flat, actions = [], []
     for step in steps:
         for i in range(len(step["rewards"])):
             stats = step["episode_stats"][i] if i in step["finished"] else None
             flat.append((float(step["rewards"][i]), int(step["ticks"][i]), bool(step["invalid"][i]), stats))
+            actions.append(int(step["actions"][i]))
     out = []
     for k in range(len(flat) // window):
         chunk = flat[k * window : (k + 1) * window]
@@ -76,6 +80,10 @@ def reference_windows(steps: list[dict], window: int) -> list[dict]:
                 "survival_rate": float(episodes[:, 4].mean()) if len(episodes) else None,
                 "reward_per_step_mean": sum(r for r, _, _, _ in chunk) / window,
                 "invalid_action_rate": sum(v for _, _, v, _ in chunk) / window,
+                "action_fractions": {
+                    name: sum(first <= a <= last for a in actions[k * window : (k + 1) * window]) / window
+                    for name, first, last in FAMILIES
+                },
             }
         )
     return out
@@ -93,7 +101,7 @@ def reference_windows(steps: list[dict], window: int) -> list[dict]:
 )
 def test_windows_match_a_per_env_step_reference(num_envs, window):
     steps = make_steps(np.random.default_rng(num_envs * 100 + window), num_envs, 30)
-    acc = WindowAccumulator(window, ENDLESS, num_envs, STATS)
+    acc = WindowAccumulator(window, ENDLESS, num_envs, STATS, FAMILIES)
     records = [r for step in steps for r in feed(acc, step)]
     expected = reference_windows(steps, window)
     assert len(records) == len(expected) == (30 * num_envs) // window
@@ -106,11 +114,11 @@ def test_windows_match_a_per_env_step_reference(num_envs, window):
 
 
 def test_one_step_can_close_several_windows_with_the_right_episodes():
-    acc = WindowAccumulator(3, ENDLESS, 8, STATS)
+    acc = WindowAccumulator(3, ENDLESS, 8, STATS, FAMILIES)
     stats = np.zeros((8, len(STATS)))
     stats[[1, 4, 7], 0] = [10.0, 20.0, 30.0]
     records = acc.add_step(
-        np.ones(8, np.float32), np.full(8, 2), np.zeros(8, bool), np.array([1, 4, 7]), stats, 0.8
+        np.ones(8, np.float32), np.full(8, 2), np.zeros(8, bool), np.zeros(8, np.int64), np.array([1, 4, 7]), stats, 0.8
     )
     assert [(r["env_steps_start"], r["env_steps_end"]) for r in records] == [(0, 3), (3, 6)]
     assert [r["return_mean"] for r in records] == [10.0, 20.0]  # env 7 ended in the open window
@@ -119,32 +127,36 @@ def test_one_step_can_close_several_windows_with_the_right_episodes():
     partial = acc.snapshot()
     assert partial["window_complete"] is False and partial["window_id"] == 2
     assert (partial["env_steps_in_window"], partial["return_mean"]) == (2, 30.0)
-    assert acc.snapshot() == {**partial, "time": acc.snapshot()["time"]}  # the window stays open
+    again = acc.snapshot()
+    assert again == {**partial, "time": again["time"]}  # the window stays open
     assert acc.steps_in_window == 2 and acc.next_window_id == 2
     # Time is shared out by env steps: each window got 3/8 of the 0.8 s step.
     assert records[0]["sps"] == pytest.approx(3 / 0.3)
 
 
 def test_metrics_are_per_window_not_cumulative():
-    acc = WindowAccumulator(4, ENDLESS, 4, STATS)
+    acc = WindowAccumulator(4, ENDLESS, 4, STATS, FAMILIES)
     no_episode = (np.empty(0, np.int64), np.zeros((4, len(STATS))))
     first = acc.add_step(
-        np.full(4, 1.0, np.float32), np.ones(4, np.int64), np.ones(4, bool), *no_episode, 1.0
+        np.full(4, 1.0, np.float32), np.ones(4, np.int64), np.ones(4, bool), np.zeros(4, np.int64), *no_episode, 1.0
     )
     second = acc.add_step(
-        np.full(4, -3.0, np.float32), np.ones(4, np.int64), np.zeros(4, bool), *no_episode, 1.0
+        np.full(4, -3.0, np.float32), np.ones(4, np.int64), np.zeros(4, bool), np.full(4, 5), *no_episode, 1.0
     )
     assert first[0]["reward_per_step_mean"] == 1.0 and second[0]["reward_per_step_mean"] == -3.0
     assert first[0]["invalid_action_rate"] == 1.0 and second[0]["invalid_action_rate"] == 0.0
     assert second[0]["ticks_in_window"] == 4 and second[0]["ticks_total"] == 8
+    assert first[0]["action_fractions"] == {"low": 1.0, "mid": 0.0, "high": 0.0}
+    assert second[0]["action_fractions"] == {"low": 0.0, "mid": 0.0, "high": 1.0}
 
 
 def test_episode_fields_are_null_without_episodes_and_every_field_is_there():
-    acc = WindowAccumulator(2, ENDLESS, 2, STATS)
+    acc = WindowAccumulator(2, ENDLESS, 2, STATS, FAMILIES)
     (record,) = acc.add_step(
         np.zeros(2, np.float32),
         np.ones(2, np.int64),
         np.zeros(2, bool),
+        np.zeros(2, np.int64),
         np.empty(0, np.int64),
         np.zeros((2, len(STATS))),
         1.0,
@@ -155,7 +167,7 @@ def test_episode_fields_are_null_without_episodes_and_every_field_is_there():
 
 
 def test_a_truncated_batch_counts_only_its_first_envs():
-    acc = WindowAccumulator(10, ENDLESS, 4, STATS)
+    acc = WindowAccumulator(10, ENDLESS, 4, STATS, FAMILIES)
     step = make_steps(np.random.default_rng(1), 4, 1)[0]
     step["finished"] = np.array([0, 3])
     feed(acc, step, n=2)
@@ -165,12 +177,12 @@ def test_a_truncated_batch_counts_only_its_first_envs():
 
 def test_state_dict_round_trip_continues_the_same_windows():
     steps = make_steps(np.random.default_rng(7), 4, 12)
-    whole = WindowAccumulator(6, ENDLESS, 4, STATS)
+    whole = WindowAccumulator(6, ENDLESS, 4, STATS, FAMILIES)
     expected = [r for step in steps for r in feed(whole, step)]
 
-    first = WindowAccumulator(6, ENDLESS, 4, STATS)
+    first = WindowAccumulator(6, ENDLESS, 4, STATS, FAMILIES)
     got = [r for step in steps[:5] for r in feed(first, step)]
-    second = WindowAccumulator(6, ENDLESS, 4, STATS)
+    second = WindowAccumulator(6, ENDLESS, 4, STATS, FAMILIES)
     second.load_state_dict(first.state_dict())
     got += [r for step in steps[5:] for r in feed(second, step)]
 
@@ -181,7 +193,7 @@ def test_state_dict_round_trip_continues_the_same_windows():
 
 
 def test_the_last_window_ends_at_the_total_even_when_short():
-    acc = WindowAccumulator(10, 23, 4, STATS)
+    acc = WindowAccumulator(10, 23, 4, STATS, FAMILIES)
     steps = make_steps(np.random.default_rng(3), 4, 6)
     records = []
     for step in steps:
@@ -196,11 +208,11 @@ def test_the_last_window_ends_at_the_total_even_when_short():
 
 def test_a_window_opened_off_the_grid_runs_to_the_next_multiple():
     """A run extended past a short last window: the next window ends on the grid again."""
-    short = WindowAccumulator(10, 13, 4, STATS)
+    short = WindowAccumulator(10, 13, 4, STATS, FAMILIES)
     steps = make_steps(np.random.default_rng(4), 4, 10)
     for step in steps[:4]:
         feed(short, step, n=min(4, 13 - short.env_steps))
-    extended = WindowAccumulator(10, 33, 4, STATS)
+    extended = WindowAccumulator(10, 33, 4, STATS, FAMILIES)
     extended.load_state_dict(short.state_dict())
     records = [r for step in steps[4:] for r in feed(extended, step, n=min(4, 33 - extended.env_steps))]
     assert [(r["window_id"], r["env_steps_start"], r["env_steps_end"]) for r in records] == [

@@ -41,6 +41,18 @@ class RunStatus(StrEnum):
     interrupted = "interrupted"
 
 
+class ErrorKind(StrEnum):
+    """What kind of failure a run's `error` describes (null while it has none)."""
+
+    exception = "exception"  # the trainer caught an error and wrote `failed` itself (exit 1)
+    bad_config = "bad_config"  # the trainer refused its flags, config or run directory (exit 2)
+    exit_code = "exit_code"  # the trainer exited without writing a final status
+    killed = "killed"  # a signal killed the trainer before it wrote a final status
+    interrupted = "interrupted"  # the trainer vanished; its exit status is unknown
+    launch_failed = "launch_failed"  # the trainer process could not be started
+    cancel_failed = "cancel_failed"  # a cancel could not signal or stop the trainer
+
+
 TERMINAL_STATUSES = frozenset(
     {RunStatus.completed, RunStatus.failed, RunStatus.cancelled, RunStatus.interrupted}
 )
@@ -99,6 +111,34 @@ class BestCheckpoint(BaseModel):
     eval_net_profit_mean: float
 
 
+class Collapse(BaseModel):
+    """The first window whose episodes shrank to a few steps: the policy learned to quit."""
+
+    window_id: int
+    env_steps: int
+    length_mean: float
+    cash_out_rate: float | None
+
+
+# A window whose episodes average fewer decisions than this has collapsed (random play lasts
+# ~22 steps, a miner thousands); with fewer episodes than COLLAPSE_MIN_EPISODES it is not judged.
+COLLAPSE_LENGTH_STEPS = 3.0
+COLLAPSE_MIN_EPISODES = 20
+
+
+def collapse_of(record: dict[str, Any]) -> Collapse | None:
+    """A Collapse if this window record shows one, else None."""
+    length = record.get("length_mean")
+    if length is None or record.get("episodes", 0) < COLLAPSE_MIN_EPISODES or length >= COLLAPSE_LENGTH_STEPS:
+        return None
+    return Collapse(
+        window_id=record["window_id"],
+        env_steps=record["env_steps_end"],
+        length_mean=length,
+        cash_out_rate=record.get("cash_out_rate"),
+    )
+
+
 class RunMetadata(BaseModel):
     """The contents of run_metadata.json. Paths are relative to the run directory."""
 
@@ -110,6 +150,7 @@ class RunMetadata(BaseModel):
     seed: int
     target_env_steps: int
     window_env_steps: int
+    env_reward: str | None = None  # null in runs made before reward profiles existed (original)
     env_steps_total: int = 0
     ticks_total: int = 0
     episodes_total: int = 0
@@ -124,7 +165,9 @@ class RunMetadata(BaseModel):
     wandb_run_id: str | None = None
     wandb_run_url: str | None = None
     constellation_url: str | None = None
+    collapse: Collapse | None = None
     error: str | None = None
+    error_kind: ErrorKind | None = None
     exit_code: int | None = None
     pid: int | None = None
     created_at: str
@@ -135,6 +178,17 @@ class RunMetadata(BaseModel):
     metrics_path: str = "metrics/windows.jsonl"
     checkpoints_dir: str = "checkpoints"
     log_path: str = "logs/trainer.log"
+
+
+def config_fields(config: Any) -> dict[str, Any]:
+    """The metadata fields that repeat the run's TrainConfig."""
+    return {
+        "trainer_backend": config.trainer_backend,
+        "seed": config.seed,
+        "target_env_steps": config.total_env_steps,
+        "window_env_steps": config.window_env_steps,
+        "env_reward": config.env_reward,
+    }
 
 
 class RunPaths:

@@ -37,15 +37,18 @@ from trainer.checkpoint import (
     save_checkpoint,
 )
 from trainer.config import TrainConfig
-from trainer.env import EPISODE_STATS
+from trainer.env import ACTION_FAMILIES, EPISODE_STATS
 from trainer.logs import logger
 from trainer.rundir import (
     BestCheckpoint,
+    ErrorKind,
     JsonlAppender,
     LatestCheckpoint,
     RunMetadata,
     RunPaths,
     RunStatus,
+    collapse_of,
+    config_fields,
     read_complete_lines,
     read_metadata,
     update_status,
@@ -110,12 +113,10 @@ class RunWriter:
             stale.unlink()  # left by a killed trainer: we hold the lock, so nobody is writing them
         write_json_atomic(self.paths.config, self.config.model_dump(mode="json"))
         fields: dict[str, Any] = {
-            "trainer_backend": self.config.trainer_backend,
-            "seed": self.config.seed,
-            "target_env_steps": self.config.total_env_steps,
-            "window_env_steps": self.config.window_env_steps,
+            **config_fields(self.config),
             "pid": os.getpid(),
             "error": None,
+            "error_kind": None,
             "exit_code": None,
         }
         if not self.paths.metadata.exists():
@@ -128,7 +129,9 @@ class RunWriter:
             return
         if read_metadata(self.paths).status == RunStatus.running:
             # Our caller holds the lock, so whoever left it `running` is gone.
-            update_status(self.paths, RunStatus.interrupted, error="trainer process vanished")
+            update_status(
+                self.paths, RunStatus.interrupted, error="trainer process vanished", error_kind=ErrorKind.interrupted
+            )
         self.meta = update_status(self.paths, RunStatus.starting, resuming=resume, **fields)
 
     def open_wandb(self) -> None:
@@ -150,6 +153,16 @@ class RunWriter:
         metadata once for both, then report to W&B and the console."""
         self._windows.append(record)
         changes: dict[str, Any] = {"latest_window": record, **counters(windows)}
+        collapse = collapse_of(record) if self.meta.collapse is None else None
+        if collapse is not None:
+            changes["collapse"] = collapse
+            logger.warning(
+                "collapse: episodes in window %d last %.1f steps on average (cash-out rate %s): "
+                "the policy has learned to end episodes at once",
+                collapse.window_id,
+                collapse.length_mean,
+                _fmt(collapse.cash_out_rate, ".2f"),
+            )
         if checkpoint is not None:
             changes.update(self._save_checkpoint(record, checkpoint))
         self._update(RunStatus.running, **changes)
@@ -254,9 +267,17 @@ class RunWriter:
             self._windows.close()
             self._windows = None
 
-    def finish(self, status: RunStatus, exit_code: int, *, error: str | None = None, **changes: Any) -> None:
+    def finish(
+        self,
+        status: RunStatus,
+        exit_code: int,
+        *,
+        error: str | None = None,
+        error_kind: ErrorKind | None = None,
+        **changes: Any,
+    ) -> None:
         """Write the terminal status and close the W&B run."""
-        meta = self._update(status, exit_code=exit_code, error=error, **changes)
+        meta = self._update(status, exit_code=exit_code, error=error, error_kind=error_kind, **changes)
         if self.wandb is not None:
             summary = {"status": status.value, **meta.model_dump(include=COUNTER_FIELDS)}
             self.wandb.finish(summary, exit_code)
@@ -300,7 +321,8 @@ def train(config: TrainConfig, paths: RunPaths, *, resume: bool = False) -> int:
             windows = _run(config, writer, stop, resume=resume)
         except Exception as exc:
             logger.exception("training failed")
-            writer.finish(RunStatus.failed, EXIT_FAILED, error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            writer.finish(RunStatus.failed, EXIT_FAILED, error=error, error_kind=ErrorKind.exception)
             return EXIT_FAILED
     if stop.signum is not None:
         status, exit_code = RunStatus.cancelled, 128 + stop.signum
@@ -329,7 +351,9 @@ def _train_loop(
 ) -> WindowAccumulator:
     paths = writer.paths
     backend: Backend = BACKENDS[config.trainer_backend](config, env)
-    windows = WindowAccumulator(config.window_env_steps, config.total_env_steps, config.num_envs, EPISODE_STATS)
+    windows = WindowAccumulator(
+        config.window_env_steps, config.total_env_steps, config.num_envs, EPISODE_STATS, ACTION_FAMILIES
+    )
 
     def state() -> dict[str, Any]:
         return {
@@ -397,6 +421,7 @@ def _train_loop(
             env.rewards[:n],
             env.step_ticks[:n],
             env.invalid_actions[:n],
+            actions[:n],
             finished,
             env.episode_stats,
             now - last,

@@ -31,8 +31,10 @@ class WandbLogger:
         return None if self.run.offline else self.run.url
 
     def log_window(self, record: dict[str, Any]) -> None:
-        """Log a window record's numbers at step = env_steps_total (null fields left out)."""
+        """Log a window record's numbers at step = env_steps_total (null fields left out; the
+        action fractions as `actions/<family>`)."""
         numbers = {k: v for k, v in record.items() if isinstance(v, (int, float))}
+        numbers.update({f"actions/{k}": v for k, v in (record.get("action_fractions") or {}).items()})
         self.run.log(numbers, step=record["env_steps_total"])
 
     def log_checkpoint(self, path: Path, window_id: int) -> None:

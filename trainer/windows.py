@@ -66,6 +66,8 @@ WINDOW_FIELDS: dict[str, str] = {
     "value_lost_to_pirates_mean": "mean cargo value lost to pirates per episode",
     "reward_per_step_mean": "mean reward over the window's env steps",
     "invalid_action_rate": "fraction of the window's env steps whose action was invalid",
+    "action_fractions": "share of the window's env steps that took each action family "
+    "(travel, hold, ..., cash_out); a policy that learned to quit shows cash_out near 1",
     "sps": "env steps per wall-clock second in this window",
     "elapsed_s": "wall-clock seconds of training in the run up to the end of this window",
     "time": "UTC ISO-8601 time the window was closed",
@@ -76,7 +78,12 @@ class WindowAccumulator:
     """Feeds on batch steps and returns each window record as soon as the window closes."""
 
     def __init__(
-        self, window_env_steps: int, total_env_steps: int, num_envs: int, stat_names: Sequence[str]
+        self,
+        window_env_steps: int,
+        total_env_steps: int,
+        num_envs: int,
+        stat_names: Sequence[str],
+        action_families: Sequence[tuple[str, int, int]],
     ) -> None:
         self.window_env_steps = window_env_steps
         self.total_env_steps = total_env_steps
@@ -95,6 +102,8 @@ class WindowAccumulator:
         self._reward_sum = np.zeros(num_envs, np.float64)
         self._invalid_count = np.zeros(num_envs, np.int64)
         self._tick_count = np.zeros(num_envs, np.int64)
+        self._families = list(action_families)  # (name, first action, last action)
+        self._action_count = np.zeros(max(last for _, _, last in self._families) + 1, np.int64)
         self._episode_rows: list[np.ndarray] = []
 
     @property
@@ -117,6 +126,7 @@ class WindowAccumulator:
         rewards: np.ndarray,
         ticks: np.ndarray,
         invalid: np.ndarray,
+        actions: np.ndarray,
         finished: np.ndarray,
         episode_stats: np.ndarray,
         seconds: float,
@@ -124,7 +134,7 @@ class WindowAccumulator:
         """Add one batch step of n <= num_envs env steps (the first n envs of the batch), n no
         more than the env steps left to total_env_steps.
 
-        `rewards`, `ticks` and `invalid` hold the n envs' values for this step; `finished` the
+        `rewards`, `ticks`, `invalid` and `actions` hold the n envs' values for this step; `finished` the
         indices of envs whose episode ended in it (indices >= n are ignored) and
         `episode_stats` a (num_envs, len(stat_names)) array valid at those rows; `seconds` the
         wall time the batch step took. Returns the records of the windows it closed.
@@ -136,7 +146,7 @@ class WindowAccumulator:
         start = 0
         while start < n:
             end = min(n, start + self.window_end - self.env_steps)
-            self._add_segment(start, end, rewards, ticks, invalid, finished, episode_stats)
+            self._add_segment(start, end, rewards, ticks, invalid, actions, finished, episode_stats)
             self._window_seconds += seconds * (end - start) / n
             if self.env_steps == self.window_end:
                 closed.append(self._record(complete=True))
@@ -152,10 +162,12 @@ class WindowAccumulator:
         rewards: np.ndarray,
         ticks: np.ndarray,
         invalid: np.ndarray,
+        actions: np.ndarray,
         finished: np.ndarray,
         episode_stats: np.ndarray,
     ) -> None:
         self._reward_sum[start:end] += rewards[start:end]
+        self._action_count += np.bincount(actions[start:end], minlength=len(self._action_count))
         self._tick_count[start:end] += ticks[start:end]
         self._invalid_count[start:end] += invalid[start:end]
         self.env_steps += end - start
@@ -191,6 +203,9 @@ class WindowAccumulator:
         record.update(
             reward_per_step_mean=float(self._reward_sum.sum()) / steps,
             invalid_action_rate=int(self._invalid_count.sum()) / steps,
+            action_fractions={
+                name: int(self._action_count[first : last + 1].sum()) / steps for name, first, last in self._families
+            },
             sps=steps / self._window_seconds if self._window_seconds > 0 else None,
             elapsed_s=round(self.seconds, 3),
             time=utc_now(),
@@ -205,6 +220,7 @@ class WindowAccumulator:
         self._reward_sum[:] = 0
         self._tick_count[:] = 0
         self._invalid_count[:] = 0
+        self._action_count[:] = 0
         self._episode_rows = []
 
     def _episode_array(self) -> np.ndarray:
@@ -234,6 +250,7 @@ class WindowAccumulator:
             "reward_sum": self._reward_sum.copy(),
             "tick_count": self._tick_count.copy(),
             "invalid_count": self._invalid_count.copy(),
+            "action_count": self._action_count.copy(),
             "episode_rows": self._episode_array(),
         }
 
@@ -249,5 +266,6 @@ class WindowAccumulator:
         self._reward_sum[:] = state["reward_sum"]
         self._tick_count[:] = state["tick_count"]
         self._invalid_count[:] = state["invalid_count"]
+        self._action_count[:] = state.get("action_count", 0)  # absent in checkpoints made before it
         rows = np.asarray(state["episode_rows"])
         self._episode_rows = [rows] if len(rows) else []

@@ -54,8 +54,14 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, ge=4096, description="Cap on logs/trainer.log; older output moves to .1."
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted.")
+    follow_watch: bool = Field(
+        True, description="Follow live runs' files through inotify (watchfiles); off = stat-poll only."
+    )
+    follow_watch_step_s: float = Field(
+        0.002, ge=0.001, description="The file watcher's wake-up step: latency of an event, idle cost."
+    )
     follow_poll_s: float = Field(
-        0.005, gt=0, description="How often a live run's follower checks its files for news."
+        1.0, gt=0, description="How often followed runs' files are stat-polled (the watcher's fallback)."
     )
     supervise_poll_s: float = Field(
         0.5, gt=0, description="How often the supervisor checks adopted runs and log sizes."
@@ -64,6 +70,12 @@ class Settings(BaseSettings):
         1024, gt=0, description="Events buffered per SSE client before a slow client is dropped."
     )
     sse_ping_s: float = Field(15.0, gt=0, description="Seconds between SSE keep-alive comments.")
+    sse_send_timeout_s: float | None = Field(
+        None,
+        gt=0,
+        description="An SSE client whose socket takes longer to accept a send is dropped; unset = never "
+        "(each send then costs a timer).",
+    )
     sse_token_ttl_s: float = Field(
         300.0, gt=0, le=86400, description="Lifetime of a signed query token from POST /auth/sse-token."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated
 
@@ -26,12 +27,14 @@ from trainer.rundir import TERMINAL_STATUSES
 
 router = APIRouter(prefix="/runs", tags=["events"])
 
+CHUNK_BYTES = 64 * 1024
+
 STREAM_DOC = """Server-Sent Events, in this order:
 
 - `snapshot`: the run resource, once, on connect;
 - `window` (`id:` = window_id): each window record as written to windows.jsonl;
 - `checkpoint`: the new latest checkpoint;
-- `status`: each status change (`{"status", "error", "exit_code"}`);
+- `status`: each status change (`{"status", "error", "error_kind", "exit_code"}`);
 - `end` (`{"status"}`): the terminal status; then the stream closes.
 
 `Last-Event-ID` (or `?after=`) resumes after that window with no gap and no duplicate; a
@@ -44,9 +47,19 @@ def _window_event(window: Window) -> RunEvent:
     return RunEvent(EventKind.window, raw.decode(), window_id)
 
 
-async def _replay(events: Iterable[RunEvent]) -> AsyncIterator[bytes]:
+async def _in_chunks(events: Iterable[RunEvent]) -> AsyncIterator[bytes]:
+    """The events' wire bytes, joined up to CHUNK_BYTES per write, with a turn of the event loop
+    between two chunks. The server learns that a client went away only on such a turn; until
+    then, asyncio logs every further write to its socket, and a stream ends only there."""
+    chunk = bytearray()
     for event in events:
-        yield event.wire
+        if len(chunk) >= CHUNK_BYTES:
+            yield bytes(chunk)
+            chunk.clear()
+            await asyncio.sleep(0)
+        chunk += event.wire
+    if chunk:
+        yield bytes(chunk)
 
 
 def _parse_after(last_event_id: str | None, after: int | None) -> int | None:
@@ -94,18 +107,20 @@ async def run_events(
             *map(_window_event, window_log.after(since)),
             end_event(meta),
         ]
-        return EventSourceResponse(_replay(finished), ping=settings.sse_ping_s)
+        return EventSourceResponse(
+            _in_chunks(finished), ping=settings.sse_ping_s, send_timeout=settings.sse_send_timeout_s
+        )
 
     follower, subscriber = followers.subscribe(paths)
 
     async def live() -> AsyncIterator[bytes]:
         try:
             snapshot = run_resource(follower.meta, supervisor.queue_position(meta.run_id))
-            yield RunEvent(EventKind.snapshot, snapshot.model_dump_json()).wire
-            last_sent = since
-            for window in follower.log.after(since, upto=subscriber.upto):
-                last_sent = window[0]
-                yield _window_event(window).wire
+            history = follower.log.after(since, upto=subscriber.upto)
+            last_sent = history[-1][0] if history else since
+            first = [RunEvent(EventKind.snapshot, snapshot.model_dump_json()), *map(_window_event, history)]
+            async for chunk in _in_chunks(first):
+                yield chunk
             while (event := await subscriber.queue.get()) is not None:
                 if event.kind == EventKind.window and event.id is not None:
                     if event.id <= last_sent:
@@ -114,7 +129,9 @@ async def run_events(
                 yield event.wire
                 if event.kind == EventKind.end:
                     return
+                if not subscriber.queue.empty():  # a backlog: one write per turn (see _in_chunks)
+                    await asyncio.sleep(0)
         finally:
             followers.unsubscribe(meta.run_id, follower, subscriber)
 
-    return EventSourceResponse(live(), ping=settings.sse_ping_s)
+    return EventSourceResponse(live(), ping=settings.sse_ping_s, send_timeout=settings.sse_send_timeout_s)

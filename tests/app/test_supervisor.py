@@ -1,0 +1,212 @@
+"""RunSupervisor with an in-process fake launcher: the verdict it writes when a trainer could not
+write its own, and failures inside the supervisor contained (the queue and housekeeping go on)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from app import supervisor as supervisor_module
+from app.core.config import Settings
+from app.store import RunStore
+from app.supervisor import RunSupervisor
+from trainer.config import TrainConfig
+from trainer.rundir import ErrorKind, RunMetadata, RunPaths, RunStatus, update_status
+
+T = TypeVar("T")
+
+
+class FakeTrainer:
+    """A trainer that ends when the test says so, with the exit status it is given."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.signals: list[signal.Signals] = []
+        self._exit: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        self.signals.append(sig)
+
+    def end(self, exit_code: int | None) -> None:
+        self._exit.set_result(exit_code)
+
+    async def wait(self) -> int | None:
+        return await self._exit
+
+
+class FakeLauncher:
+    def __init__(self, error: OSError | None = None) -> None:
+        self.error = error
+        self.trainers: dict[str, FakeTrainer] = {}
+
+    def launch(self, paths: RunPaths, args: Sequence[str]) -> FakeTrainer:
+        if self.error is not None:
+            raise self.error
+        trainer = self.trainers[paths.run_id] = FakeTrainer(pid=4_000_000 + len(self.trainers))
+        return trainer
+
+
+async def _until(check: Callable[[], T | None], what: str, timeout: float = 10) -> T:
+    """Yield to the loop until `check` returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (value := check()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+    return value
+
+
+def _supervised(
+    tmp_path: Path, scenario: Callable[[RunSupervisor, RunStore, FakeLauncher], Awaitable[T]], **settings: object
+) -> T:
+    async def main() -> T:
+        store = RunStore(tmp_path / "runs")
+        launcher = FakeLauncher()
+        supervisor = RunSupervisor(store, launcher, Settings(runs_root=tmp_path / "runs", **settings))
+        await supervisor.start()
+        try:
+            return await scenario(supervisor, store, launcher)
+        finally:
+            await supervisor.close()
+
+    return asyncio.run(main())
+
+
+def _status(store: RunStore, run_id: str, *statuses: RunStatus) -> RunMetadata | None:
+    meta = store.get(run_id)
+    return meta if meta is not None and meta.status in statuses else None
+
+
+VERDICTS = [
+    # exit status, cancelled, expected status, error kind, words in the error
+    (0, False, RunStatus.failed, ErrorKind.exit_code, "exited with code 0 without writing a final status"),
+    (3, False, RunStatus.failed, ErrorKind.exit_code, "exited with code 3"),
+    (2, False, RunStatus.failed, ErrorKind.bad_config, "refused its flags"),
+    (-signal.SIGKILL, False, RunStatus.interrupted, ErrorKind.killed, "killed by SIGKILL"),
+    (None, False, RunStatus.interrupted, ErrorKind.interrupted, "vanished"),
+    (-signal.SIGKILL, True, RunStatus.cancelled, ErrorKind.killed, "cancelled; the trainer was killed by SIGKILL"),
+]
+
+
+@pytest.mark.parametrize(("exit_code", "cancelled", "status", "kind", "words"), VERDICTS)
+def test_the_verdict_on_a_trainer_that_wrote_no_final_status(
+    tmp_path, exit_code: int | None, cancelled: bool, status: RunStatus, kind: ErrorKind, words: str
+) -> None:
+    async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> RunMetadata:
+        supervisor.submit("r", TrainConfig())
+        store.paths("r").log.write_text("Traceback: the last words of the trainer\n")
+        update_status(store.paths("r"), RunStatus.running)  # as the trainer would
+        if cancelled:
+            supervisor.cancel("r")
+            assert launcher.trainers["r"].signals == [signal.SIGTERM]
+        launcher.trainers["r"].end(exit_code)
+        return await _until(lambda: _status(store, "r", status), f"the run to be {status}")
+
+    meta = _supervised(tmp_path, scenario)
+    assert (meta.error_kind, meta.exit_code, meta.pid) == (kind, exit_code, None)
+    assert words in meta.error
+    assert ("the last words of the trainer" in meta.error) == (status == RunStatus.failed)
+
+
+def test_a_trainer_that_wrote_its_own_final_status_keeps_it(tmp_path) -> None:
+    async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> RunMetadata:
+        supervisor.submit("r", TrainConfig())
+        update_status(store.paths("r"), RunStatus.running)
+        update_status(store.paths("r"), RunStatus.cancelled, exit_code=128 + signal.SIGTERM)
+        supervisor.submit("after", TrainConfig())
+        launcher.trainers["r"].end(128 + signal.SIGTERM)
+        await _until(lambda: _status(store, "after", RunStatus.starting), "the trainer to be settled")
+        return store.get("r")
+
+    meta = _supervised(tmp_path, scenario)
+    assert (meta.status, meta.error, meta.error_kind, meta.exit_code) == (RunStatus.cancelled, None, None, 143)
+
+
+def test_a_trainer_that_cannot_be_started_fails_the_run_and_the_queue_goes_on(tmp_path) -> None:
+    async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> tuple:
+        launcher.error = PermissionError(13, "Permission denied", "/opt/trainer")
+        supervisor.submit("broken", TrainConfig())
+        launcher.error = None
+        supervisor.submit("next", TrainConfig())
+        return store.get("broken"), _status(store, "next", RunStatus.starting)
+
+    broken, following = _supervised(tmp_path, scenario)
+    assert (broken.status, broken.error_kind, broken.exit_code) == (RunStatus.failed, ErrorKind.launch_failed, None)
+    assert "Permission denied" in broken.error
+    assert following is not None
+
+
+def test_a_failing_verdict_does_not_stall_the_queue(tmp_path, monkeypatch, caplog) -> None:
+    settle = RunSupervisor._settle
+    failures: list[str] = []
+
+    def settle_fails_once(self: RunSupervisor, run_id: str, *args: object, **kwargs: object) -> None:
+        if not failures:
+            failures.append(run_id)
+            raise OSError(28, "No space left on device")
+        settle(self, run_id, *args, **kwargs)
+
+    monkeypatch.setattr(RunSupervisor, "_settle", settle_fails_once)
+
+    async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> RunMetadata:
+        supervisor.submit("first", TrainConfig())
+        supervisor.submit("second", TrainConfig())
+        assert _status(store, "second", RunStatus.queued)
+        launcher.trainers["first"].end(0)
+        return await _until(lambda: _status(store, "second", RunStatus.starting), "the queue to move on")
+
+    assert _supervised(tmp_path, scenario, max_concurrent_runs=1)
+    assert failures == ["first"] and "No space left on device" in caplog.text
+
+
+def test_housekeeping_survives_a_failure_of_each_of_its_chores(tmp_path, monkeypatch, caplog) -> None:
+    """One failing log cap or stray scan used to end housekeeping for the server's lifetime."""
+    broken = {"cap_log", "_watch_strays"}
+
+    def fails_once(name: str, real: Callable[..., object]) -> Callable[..., object]:
+        def chore(*args: object) -> object:
+            if name in broken:
+                broken.discard(name)
+                raise RuntimeError(f"{name} broke")
+            return real(*args)
+
+        return chore
+
+    monkeypatch.setattr(supervisor_module, "cap_log", fails_once("cap_log", supervisor_module.cap_log))
+    monkeypatch.setattr(RunSupervisor, "_watch_strays", fails_once("_watch_strays", RunSupervisor._watch_strays))
+
+    async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> tuple:
+        supervisor.submit("live", TrainConfig())
+        log = store.paths("live").log
+        log.write_bytes(b"x" * 10_000)
+        await _until(lambda: log.stat().st_size == 0, "the log to be capped")
+        store.create("stray", TrainConfig())  # left `running` by a trainer nobody watches
+        update_status(store.paths("stray"), RunStatus.starting)
+        update_status(store.paths("stray"), RunStatus.running)
+        return await _until(lambda: _status(store, "stray", RunStatus.interrupted), "the stray to be found")
+
+    stray = _supervised(tmp_path, scenario, supervise_poll_s=0.01, log_max_bytes=4096)
+    assert stray.error_kind == ErrorKind.interrupted
+    assert not broken
+    assert "cap_log broke" in caplog.text and "_watch_strays broke" in caplog.text
+
+
+def test_a_trainer_that_outlives_sigkill_makes_the_cancel_fail_visibly(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(supervisor_module, "KILL_WAIT_S", 0.05)
+
+    async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> RunMetadata:
+        supervisor.submit("stuck", TrainConfig())
+        update_status(store.paths("stuck"), RunStatus.running)
+        supervisor.cancel("stuck")
+        meta = await _until(lambda: (m := store.get("stuck")) and m.error_kind and m, "the cancel to fail")
+        assert launcher.trainers["stuck"].signals == [signal.SIGTERM, signal.SIGKILL]
+        return meta
+
+    meta = _supervised(tmp_path, scenario, stop_grace_s=0)
+    assert (meta.status, meta.error_kind) == (RunStatus.running, ErrorKind.cancel_failed)
+    assert "still running after SIGKILL" in meta.error

@@ -96,7 +96,8 @@ class RayTrainer:
                 unreachable_since = None
                 self._launcher.seen(self._paths.run_id, info)
                 if info.status.terminal and not is_run_live(self._paths):
-                    self.end_note = f"Ray job {info.submission_id} {info.status.value}: {info.message}"
+                    message = info.message.splitlines()[0] if info.message else "no message"
+                    self.end_note = f"Ray job {info.submission_id} {info.status.value}: {message}"
                     return info.driver_exit_code
             await asyncio.sleep(self._launcher.poll_s)
 

@@ -87,7 +87,7 @@ async def create_run(
         raise body_error("wandb_mode", "online is not allowed by this server (PROSPECTOR_ALLOW_WANDB_ONLINE)", "online")
     run_id = body.run_id or new_run_id()
     try:
-        meta = supervisor.submit(run_id, config)
+        meta = await supervisor.submit(run_id, config)
     except FileExistsError:
         existing = store.get(run_id)
         if existing is None or store.read_config(run_id) != config:
@@ -164,7 +164,7 @@ async def get_run_config(meta: RunDep, paths: RunPathsDep) -> Response:
 )
 async def cancel_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource:
     """Cancel: a queued run at once; a running one gets SIGTERM, then SIGKILL after the grace."""
-    meta = supervisor.cancel(run_id)
+    meta = await supervisor.cancel(run_id)
     return _run(meta, supervisor)
 
 

@@ -46,9 +46,12 @@ class FakeLauncher:
 
     def __init__(self, error: OSError | None = None) -> None:
         self.error = error
+        self.gate: asyncio.Event | None = None  # set: launches wait for it (a slow Ray head)
         self.trainers: dict[str, FakeTrainer] = {}
 
     async def launch(self, paths: RunPaths, args: Sequence[str], *, attempt: int) -> FakeTrainer:
+        if self.gate is not None:
+            await self.gate.wait()
         if self.error is not None:
             raise self.error
         trainer = self.trainers[paths.run_id] = FakeTrainer(pid=4_000_000 + len(self.trainers))
@@ -223,3 +226,20 @@ def test_a_trainer_that_outlives_sigkill_makes_the_cancel_fail_visibly(tmp_path,
     meta = _supervised(tmp_path, scenario, stop_grace_s=0)
     assert (meta.status, meta.error_kind) == (RunStatus.running, ErrorKind.cancel_failed)
     assert "still running after SIGKILL" in meta.error
+
+
+def test_a_cancel_during_a_slow_launch_stops_the_trainer_once_it_has_started(tmp_path) -> None:
+    async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> RunMetadata:
+        launcher.gate = asyncio.Event()
+        submitting = asyncio.create_task(supervisor.submit("slow", TrainConfig()))
+        await _until(lambda: _status(store, "slow", RunStatus.starting), "the launch to begin")
+        assert (await supervisor.cancel("slow")).status == RunStatus.starting
+        launcher.gate.set()
+        await submitting
+        trainer = launcher.trainers["slow"]
+        await _until(lambda: trainer.signals == [signal.SIGTERM], "the trainer to get SIGTERM")
+        trainer.end(-signal.SIGTERM)
+        return await _until(lambda: _status(store, "slow", RunStatus.cancelled), "the run to be cancelled")
+
+    meta = _supervised(tmp_path, scenario)
+    assert (meta.launcher, meta.launch_attempt, meta.error_kind) == ("local", 1, ErrorKind.killed)

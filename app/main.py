@@ -23,12 +23,13 @@ from app.api.stream_token import StreamTokenSigner
 from app.core.config import Settings
 from app.follower import FollowerRegistry
 from app.launcher import Launcher, LocalSubprocessLauncher
+from app.models import AUTH_ERRORS
 from app.ray_jobs import RayJobsClient
 from app.ray_launcher import RayJobLauncher
-from app.models import AUTH_ERRORS
 from app.store import RunStore
 from app.supervisor import RunConflict, RunNotFound, RunSupervisor
 from app.windowlog import WindowLogCache
+
 
 def make_launcher(settings: Settings) -> Launcher:
     """The launcher `settings.launcher` names: local subprocesses, or jobs on a Ray cluster."""

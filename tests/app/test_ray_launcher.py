@@ -201,7 +201,7 @@ def test_a_restarted_head_forgets_its_jobs_and_their_runs_are_interrupted(
         wait_for(lambda: run_status(client, "r3") == "interrupted", 30, "the run to be interrupted")
         run = client.get("/runs/r3").json()
     assert "no longer knows job r3.1" in run["error"]
-    assert file_windows(server.runs_root, "r3")  # what it wrote is kept; it can be resumed
+    assert run["windows_emitted"] >= 1  # what it wrote is kept (SIGKILL may cut a line); it can be resumed
 
 
 def test_a_restarted_server_adopts_ray_runs_and_can_cancel_them(

@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+CHECKSUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(CHECKSUM)
+TEST_STAMP := $(VENV)/.installed-test-$(CHECKSUM)
 PUFFERLIB_CORE := pufferlib-core==3.0.23
 
 .PHONY: venv serve test bench clean
@@ -19,13 +21,19 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# `make test` adds the `ray` extra (no torch; ~30 s once): the Ray launcher's integration test
+# starts a real loopback Ray head. The server itself never imports ray.
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,ray]'
+	touch $@
+
 # The first trainer on a fresh clone would spend ~45 s compiling the env: warm numba's on-disk
 # cache in the background while the service starts (about a second when it is already warm).
 serve: venv
 	$(BIN)/python -m trainer.warmup > /dev/null 2>&1 &
 	$(BIN)/python -m app --runs-root runs
 
-test: venv
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
 bench: venv

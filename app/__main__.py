@@ -1,5 +1,5 @@
 """`python -m app`: serve the training service. Every setting is a PROSPECTOR_* env var and, but for
-the API token itself (argv is visible to every user in `ps`), a flag."""
+the API and Ray tokens themselves (argv is visible to every user in `ps`), a flag."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ log = logging.getLogger("app")
 
 
 # Settings that are never flags: a secret on the command line is visible in `ps`.
-ENV_ONLY = frozenset({"api_token"})
+ENV_ONLY = frozenset({"api_token", "ray_token"})
 
 
 def build_parser() -> argparse.ArgumentParser:

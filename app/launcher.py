@@ -7,6 +7,7 @@ A trainer found running at start-up (started by an earlier server) is held as an
 `AdoptedTrainer`: it is not our child, so its end is seen through its run lock (and, while it
 is still starting up and has not taken the lock yet, through its pid), and it is signalled
 through its process group only if it leads one (a trainer started by a script does not).
+The `ray` launcher (app.ray_launcher) implements the same protocols with Ray jobs.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-from trainer.rundir import RunPaths, is_run_live
+from trainer.rundir import RunMetadata, RunPaths, is_run_live
 
 THREAD_LIMIT_VARS = (
     "OMP_NUM_THREADS",
@@ -33,10 +34,12 @@ THREAD_LIMIT_VARS = (
 class TrainerProcess(Protocol):
     """A running trainer the supervisor can signal and wait for."""
 
+    end_note: str | None  # after wait(): why it ended, when the exit status does not tell
+
     @property
     def pid(self) -> int | None: ...
 
-    def send_signal(self, sig: signal.Signals) -> None:
+    async def send_signal(self, sig: signal.Signals) -> None:
         """Send `sig` to the trainer (to its process group where it leads one) while it is still
         running; raise OSError if it is running but cannot be signalled."""
 
@@ -45,13 +48,34 @@ class TrainerProcess(Protocol):
         if it is unknown."""
 
 
+class WatchedTrainer(TrainerProcess, Protocol):
+    """A trainer found running (not started by this server): whether it may still be alive."""
+
+    def alive(self) -> bool: ...
+
+
 class Launcher(Protocol):
-    def launch(self, paths: RunPaths, args: Sequence[str]) -> TrainerProcess:
-        """Start a trainer for the run at `paths` with the given trainer arguments."""
+    name: ClassVar[str]  # recorded in run_metadata.json as `launcher` at each start
+
+    async def launch(self, paths: RunPaths, args: Sequence[str], *, attempt: int) -> TrainerProcess:
+        """Start the `attempt`-th trainer of the run at `paths` (1 = its first start) with the
+        given trainer arguments; OSError if it cannot be started."""
+
+    def adopt(self, meta: RunMetadata, paths: RunPaths) -> WatchedTrainer | None:
+        """The trainer of an unfinished run this kind of launcher started, if it can tell better
+        than the run's lock and pid (None: the supervisor watches the lock)."""
+
+    async def forget(self, meta: RunMetadata) -> None:
+        """Drop what the launcher keeps about a run that is being deleted."""
+
+    async def aclose(self) -> None:
+        """Release the launcher's resources when the server stops (its trainers run on)."""
 
 
 class LocalTrainer:
     """A trainer child process of this server, waited for through a pidfd (no thread)."""
+
+    end_note = None
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self._proc = proc
@@ -61,7 +85,7 @@ class LocalTrainer:
     def pid(self) -> int:
         return self._proc.pid
 
-    def send_signal(self, sig: signal.Signals) -> None:
+    async def send_signal(self, sig: signal.Signals) -> None:
         if self._proc.poll() is not None:
             return  # reaped: the group id may already belong to someone else
         try:
@@ -85,6 +109,8 @@ class AdoptedTrainer:
     """A trainer started by an earlier server: alive while it holds the run lock, or, for at most
     `startup_grace_s`, while its recorded pid is alive before it has taken the lock."""
 
+    end_note = None
+
     def __init__(self, paths: RunPaths, pid: int | None, poll_s: float, startup_grace_s: float) -> None:
         self._paths = paths
         self._pid = pid
@@ -101,7 +127,7 @@ class AdoptedTrainer:
             return True
         return self._pid is not None and time.monotonic() < self._startup_deadline and pid_exists(self._pid)
 
-    def send_signal(self, sig: signal.Signals) -> None:
+    async def send_signal(self, sig: signal.Signals) -> None:
         if not self.alive():
             return
         if self._pid is None:
@@ -155,13 +181,15 @@ def trainer_environment(threads: int, source: Mapping[str, str]) -> dict[str, st
 class LocalSubprocessLauncher:
     """Starts trainers as local subprocesses: argv list, own session, output to the run's log."""
 
+    name = "local"
+
     def __init__(
         self, command: Sequence[str], *, threads: int, base_env: Mapping[str, str] | None = None
     ) -> None:
         self._command = list(command)
         self._env = trainer_environment(threads, os.environ if base_env is None else base_env)
 
-    def launch(self, paths: RunPaths, args: Sequence[str]) -> LocalTrainer:
+    async def launch(self, paths: RunPaths, args: Sequence[str], *, attempt: int) -> LocalTrainer:
         paths.make_dirs()
         log_fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
@@ -176,3 +204,12 @@ class LocalSubprocessLauncher:
         finally:
             os.close(log_fd)
         return LocalTrainer(proc)
+
+    def adopt(self, meta: RunMetadata, paths: RunPaths) -> None:
+        return None  # the run's lock and recorded pid tell (AdoptedTrainer)
+
+    async def forget(self, meta: RunMetadata) -> None:
+        return None  # nothing is kept outside the run directory
+
+    async def aclose(self) -> None:
+        return None

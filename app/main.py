@@ -24,18 +24,34 @@ from app.core.config import Settings
 from app.follower import FollowerRegistry
 from app.launcher import Launcher, LocalSubprocessLauncher
 from app.models import AUTH_ERRORS
+from app.ray_jobs import RayJobsClient
+from app.ray_launcher import RayJobLauncher
 from app.store import RunStore
 from app.supervisor import RunConflict, RunNotFound, RunSupervisor
 from app.windowlog import WindowLogCache
 
+
+def make_launcher(settings: Settings) -> Launcher:
+    """The launcher `settings.launcher` names: local subprocesses, or jobs on a Ray cluster."""
+    if settings.launcher == "ray":
+        token = settings.ray_token.get_secret_value() if settings.ray_token is not None else None
+        return RayJobLauncher(
+            RayJobsClient(settings.ray_address, token=token),
+            settings.trainer_command,
+            threads=settings.trainer_threads,
+            stop_grace_s=settings.stop_grace_s,
+            num_cpus=settings.ray_entrypoint_num_cpus,
+            poll_s=settings.supervise_poll_s,
+            head_timeout_s=settings.ray_head_timeout_s,
+        )
+    return LocalSubprocessLauncher(settings.trainer_command, threads=settings.trainer_threads)
+
+
 def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
-    """Build the service for `settings`; `launcher` defaults to local trainer subprocesses."""
+    """Build the service for `settings`; `launcher` defaults to the one the settings name."""
     store = RunStore(settings.runs_root)
-    supervisor = RunSupervisor(
-        store,
-        launcher or LocalSubprocessLauncher(settings.trainer_command, threads=settings.trainer_threads),
-        settings,
-    )
+    launcher = launcher or make_launcher(settings)
+    supervisor = RunSupervisor(store, launcher, settings)
     followers = FollowerRegistry(
         settings.follow_poll_s,
         settings.subscriber_queue_size,
@@ -46,6 +62,8 @@ def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.runs_root.mkdir(parents=True, exist_ok=True)
+        if isinstance(launcher, RayJobLauncher):
+            await launcher.check_head()
         await supervisor.start()
         try:
             yield

@@ -75,6 +75,18 @@ class RunLinks(BaseModel):
     resume: str
 
 
+class RayJobPlacement(BaseModel):
+    """The Ray job of a run's latest launch by the `ray` launcher."""
+
+    submission_id: str = Field(description="`<run_id>.<attempt>`: the job's id in Ray (`ray job status <id>`).")
+    status: str | None = Field(
+        description="The job's Ray status as this server last polled it (PENDING, RUNNING, STOPPED, "
+        "SUCCEEDED, FAILED); null until then."
+    )
+    node_id: str | None = Field(description="The Ray node that runs (or ran) the trainer; null until it starts.")
+    node_address: str | None = Field(description="That node's IP address.")
+
+
 class RunResource(BaseModel):
     """One training run as the service sees it (from its run_metadata.json)."""
 
@@ -130,6 +142,11 @@ class RunResource(BaseModel):
     started_at: str | None = Field(description="UTC ISO-8601 time training (last) started.")
     updated_at: str = Field(description="UTC ISO-8601 time of the last change to run_metadata.json.")
     finished_at: str | None = Field(description="UTC ISO-8601 time the run reached a final status.")
+    launcher: Literal["local", "ray"] | None = Field(
+        None, description="What started the run's trainer last: `local` (a subprocess of the server's "
+        "machine) or `ray` (a Ray job); null before its first start."
+    )
+    ray_job: RayJobPlacement | None = Field(None, description="Where the run runs on Ray; null unless `launcher` is `ray`.")
     links: RunLinks = Field(description="URLs of the run's sub-resources and actions.")
 
 
@@ -234,9 +251,11 @@ def _eta_s(meta: RunMetadata) -> float | None:
     return round(max(meta.target_env_steps - meta.env_steps_total, 0) / sps, 1)
 
 
-def run_resource(meta: RunMetadata, queue_position: int | None) -> RunResource:
-    """The API view of a run's metadata."""
-    derived = {"links", "queue_position", "progress", "eta_s"}
+def run_resource(
+    meta: RunMetadata, queue_position: int | None, ray_job: RayJobPlacement | None = None
+) -> RunResource:
+    """The API view of a run's metadata (and of its Ray job, when it has one)."""
+    derived = {"links", "queue_position", "progress", "eta_s", "ray_job"}
     fields = meta.model_dump(include=set(RunResource.model_fields) - derived)
     progress = min(meta.env_steps_total / meta.target_env_steps, 1.0) if meta.target_env_steps > 0 else 0.0
     return RunResource(
@@ -244,6 +263,7 @@ def run_resource(meta: RunMetadata, queue_position: int | None) -> RunResource:
         queue_position=queue_position,
         progress=progress,
         eta_s=_eta_s(meta),
+        ray_job=ray_job,
         links=_links(meta.run_id),
     )
 

@@ -6,6 +6,8 @@ State lives in the run directories; this object only holds what can be rebuilt f
 `failed`, `cancelled` or `interrupted` only once the trainer is gone and its lock is free,
 with an `error_kind` saying why. A failure inside the supervisor (a launch, a verdict, a
 housekeeping round) is logged with its traceback and contained: the queue and housekeeping go on.
+Each start of a run is recorded in it (`launcher`, `launch_attempt`) before the launcher starts
+it, so that a restarted server finds the trainer again wherever it runs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.config import Settings
-from app.launcher import AdoptedTrainer, Launcher, TrainerProcess
+from app.launcher import AdoptedTrainer, Launcher, TrainerProcess, WatchedTrainer
+from app.models import RayJobPlacement
+from app.ray_launcher import RayJobLauncher, ray_job_placement
 from app.store import CorruptRun, RunStore
 from app.trainer_log import cap_log, read_tail
 from trainer.config import TrainConfig
@@ -29,6 +33,7 @@ from trainer.rundir import (
     ErrorKind,
     InvalidTransition,
     RunMetadata,
+    RunPaths,
     RunStatus,
     is_run_live,
     utc_now,
@@ -76,6 +81,7 @@ class RunSupervisor:
         self._settings = settings
         self._queue: deque[str] = deque()
         self._active: dict[str, _Active] = {}
+        self._launching: dict[str, bool] = {}  # runs being launched -> cancel requested meanwhile
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -91,13 +97,14 @@ class RunSupervisor:
         queued.sort(key=lambda m: (str(getattr(m, "queued_at", None) or m.created_at), m.run_id))
         self._queue.extend(m.run_id for m in queued)
         self._spawn(self._housekeeping())
-        self._pump()
+        await self._pump()
 
     async def close(self) -> None:
         """Stop watching. Trainers keep running; the next server adopts them."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._launcher.aclose()
 
     def _recover(self, meta: RunMetadata) -> None:
         trainer = self._adopt(meta)
@@ -107,10 +114,14 @@ class RunSupervisor:
         else:
             self._settle(meta.run_id, None, cancelled=False, note="no trainer was running it")
 
-    def _adopt(self, meta: RunMetadata) -> AdoptedTrainer:
+    def _adopt(self, meta: RunMetadata) -> WatchedTrainer:
+        paths = self._store.paths(meta.run_id)
+        adopted = self._launcher.adopt(meta, paths)  # e.g. the run's Ray job
+        if adopted is not None:
+            return adopted
         # Only a `starting` run's pid may be alive without the lock (the trainer is still importing).
         grace = STARTUP_GRACE_S if meta.status == RunStatus.starting else 0.0
-        return AdoptedTrainer(self._store.paths(meta.run_id), meta.pid, self._settings.supervise_poll_s, grace)
+        return AdoptedTrainer(paths, meta.pid, self._settings.supervise_poll_s, grace)
 
     # ---- queries ---------------------------------------------------------------------------
 
@@ -121,20 +132,30 @@ class RunSupervisor:
         except ValueError:
             return None
 
+    def ray_job(self, meta: RunMetadata) -> RayJobPlacement | None:
+        """The Ray job of the run's latest launch, if the ray launcher made it."""
+        if isinstance(self._launcher, RayJobLauncher):
+            return self._launcher.placement(meta)
+        return ray_job_placement(meta, None)
+
     # ---- commands --------------------------------------------------------------------------
 
-    def submit(self, run_id: str, config: TrainConfig) -> RunMetadata:
-        """Create the run directory as `queued` and put it in the queue (FileExistsError if taken)."""
+    async def submit(self, run_id: str, config: TrainConfig) -> RunMetadata:
+        """Create the run directory as `queued` and put it in the queue (FileExistsError if taken);
+        it is started before this returns if there is room."""
         meta = self._store.create(run_id, config)
         self._queue.append(run_id)
-        self._pump()
+        await self._pump()
         return self._store.get(run_id) or meta
 
-    def cancel(self, run_id: str) -> RunMetadata:
+    async def cancel(self, run_id: str) -> RunMetadata:
         """Cancel a queued run at once; SIGTERM a live one (SIGKILL after the grace period)."""
         meta = self._require(run_id)
         if meta.status in TERMINAL_STATUSES:
             raise RunConflict(f"run {run_id} is already {meta.status.value}")
+        if run_id in self._launching:
+            self._launching[run_id] = True  # stopped as soon as its launch returns
+            return meta
         if run_id not in self._active and meta.status != RunStatus.queued:
             self._recover(meta)  # a trainer started behind our back, or a dead one
             meta = self._require(run_id)
@@ -146,14 +167,19 @@ class RunSupervisor:
                 self._queue.remove(run_id)
             return self._store.set_status(run_id, RunStatus.cancelled, error="cancelled while queued")
         if active.stopper is None:
-            try:
-                active.process.send_signal(signal.SIGTERM)
-            except OSError as exc:
-                error = f"could not signal the trainer (pid {active.process.pid}): {exc}"
-                raise self._cancel_failed(run_id, active, error) from exc
-            active.cancel_requested = True
-            active.stopper = self._spawn(self._escalate(run_id, active))
+            await self._stop(run_id, active)
         return meta
+
+    async def _stop(self, run_id: str, active: _Active) -> None:
+        """SIGTERM the trainer, and escalate after the grace period; CancelFailed if it cannot be signalled."""
+        try:
+            await active.process.send_signal(signal.SIGTERM)
+        except OSError as exc:
+            error = f"could not signal the trainer (pid {active.process.pid}): {exc}"
+            raise self._cancel_failed(run_id, active, error) from exc
+        active.cancel_requested = True
+        if active.stopper is None:  # a concurrent cancel may have got here first
+            active.stopper = self._spawn(self._escalate(run_id, active))
 
     async def resume(self, run_id: str, total_env_steps: int | None = None) -> RunMetadata:
         """Queue a cancelled, interrupted or failed run again; it restarts with `--resume`. With a
@@ -179,7 +205,7 @@ class RunSupervisor:
             **target,
         )
         self._queue.append(run_id)
-        self._pump()
+        await self._pump()
         return self._store.get(run_id) or meta
 
     async def delete(self, run_id: str) -> None:
@@ -193,6 +219,7 @@ class RunSupervisor:
             raise RunConflict(f"run {run_id} is {meta.status.value}; cancel it before deleting it")
         await self._trainer_gone(run_id)
         self._store.delete(run_id)
+        await self._launcher.forget(meta)
 
     async def _trainer_gone(self, run_id: str) -> None:
         """Wait briefly for a trainer that wrote its final status to exit; RunConflict if it stays."""
@@ -211,41 +238,56 @@ class RunSupervisor:
 
     # ---- launching and watching ------------------------------------------------------------
 
-    def _pump(self) -> None:
+    async def _pump(self) -> None:
         """Start queued runs, oldest first, while there is room."""
-        while self._queue and len(self._active) < self._settings.max_concurrent_runs:
+        while self._queue and len(self._active) + len(self._launching) < self._settings.max_concurrent_runs:
             run_id = self._queue.popleft()
-            self._contain(f"run {run_id}: launch", lambda: self._launch(run_id))
+            try:
+                await self._launch(run_id)
+            except Exception:  # contained: the queue goes on
+                log.exception("run %s: launch failed", run_id)
 
-    def _launch(self, run_id: str) -> None:
+    async def _launch(self, run_id: str) -> None:
+        """Record the run as `starting` (with its launcher and attempt) and start its trainer."""
         meta = self._store.get(run_id)
         if meta is None or meta.status != RunStatus.queued:
             return  # deleted or cancelled by hand meanwhile
         paths = self._store.paths(run_id)
-        resume = getattr(meta, "launch", "fresh") == "resume"
-        if resume:
-            args = ["--resume", str(paths.root), "--total-env-steps", str(meta.target_env_steps)]
+        # Absolute paths: a launcher may start the trainer elsewhere (a Ray job starts in the run root).
+        if getattr(meta, "launch", "fresh") == "resume":
+            args = ["--resume", str(paths.root.resolve()), "--total-env-steps", str(meta.target_env_steps)]
         else:
-            args = ["--run-root", str(self._store.root), "--run-id", run_id, "--config", str(paths.config)]
+            args = ["--run-root", str(self._store.root.resolve()), "--run-id", run_id,
+                    "--config", str(paths.config.resolve())]
         args += ["--limits", self._settings.train_limits.model_dump_json()]
-        self._store.set_status(run_id, RunStatus.starting)
+        attempt = int(getattr(meta, "launch_attempt", None) or 0) + 1
+        self._store.set_status(run_id, RunStatus.starting, launcher=self._launcher.name, launch_attempt=attempt)
+        self._launching[run_id] = False
+        process: TrainerProcess | None = None
         try:
-            process = self._launcher.launch(paths, args)
+            process = await self._launcher.launch(paths, args, attempt=attempt)
         except OSError as exc:
             log.error("run %s: could not start the trainer: %s", run_id, exc)
             error = f"could not start the trainer: {exc}"
             self._store.set_status(run_id, RunStatus.failed, error=error, error_kind=ErrorKind.launch_failed)
+        finally:
+            cancel_requested = self._launching.pop(run_id)
+        if process is None:
             return
         # Recorded before the trainer's first own metadata write (it takes the lock and imports
         # torch first), so a server restarted meanwhile can still find the starting trainer.
         self._store.set_status(run_id, RunStatus.starting, pid=process.pid)
-        log.info("run %s: started trainer pid %s", run_id, process.pid)
-        self._watch(run_id, process)
+        log.info("run %s: started trainer pid %s (attempt %d)", run_id, process.pid, attempt)
+        active = self._watch(run_id, process)
+        if cancel_requested:
+            with contextlib.suppress(CancelFailed):  # recorded in the run; a later cancel retries
+                await self._stop(run_id, active)
 
-    def _watch(self, run_id: str, process: TrainerProcess) -> None:
+    def _watch(self, run_id: str, process: TrainerProcess) -> _Active:
         active = _Active(process)
         self._active[run_id] = active
         self._spawn(self._await_exit(run_id, active))
+        return active
 
     async def _await_exit(self, run_id: str, active: _Active) -> None:
         try:
@@ -258,9 +300,9 @@ class RunSupervisor:
             del self._active[run_id]
         self._contain(
             f"run {run_id}: recording how its trainer ended",
-            lambda: self._settle(run_id, exit_code, cancelled=active.cancel_requested),
+            lambda: self._settle(run_id, exit_code, cancelled=active.cancel_requested, note=active.process.end_note),
         )
-        self._pump()
+        await self._pump()
 
     async def _escalate(self, run_id: str, active: _Active) -> None:
         """SIGKILL a SIGTERM-ed trainer still there after the grace period; if even that does not
@@ -270,7 +312,7 @@ class RunSupervisor:
         pid = active.process.pid
         log.warning("trainer pid %s ignored SIGTERM for %.1f s; killing it", pid, self._settings.stop_grace_s)
         try:
-            active.process.send_signal(signal.SIGKILL)
+            await active.process.send_signal(signal.SIGKILL)
         except OSError as exc:
             self._cancel_failed(run_id, active, f"could not kill the trainer (pid {pid}): {exc}")
             return
@@ -326,7 +368,8 @@ class RunSupervisor:
         """Adopt live runs nobody watches (e.g. `python -m trainer` started by hand into the run
         root) and mark dead ones, so that no run stays `running` with nothing running it."""
         for meta in self._store.all():
-            if meta.status in (RunStatus.starting, RunStatus.running) and meta.run_id not in self._active:
+            unwatched = meta.run_id not in self._active and meta.run_id not in self._launching
+            if meta.status in (RunStatus.starting, RunStatus.running) and unwatched:
                 self._contain(f"run {meta.run_id}: recovery", lambda: self._recover(meta))
 
     @staticmethod

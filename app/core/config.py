@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -79,6 +79,27 @@ class Settings(BaseSettings):
     sse_token_ttl_s: float = Field(
         300.0, gt=0, le=86400, description="Lifetime of a signed query token from POST /auth/sse-token."
     )
+    launcher: Literal["local", "ray"] = Field(
+        "local", description="How trainers start: `local` subprocesses, or `ray` jobs on the Ray cluster at ray_address."
+    )
+    ray_address: str = Field(
+        "http://127.0.0.1:8265", description="The Ray head's dashboard URL (its Jobs REST API), for launcher=ray."
+    )
+    ray_token: SecretStr | None = Field(
+        None,
+        description="Token of a Ray cluster with RAY_AUTH_MODE=token, sent as a bearer token. "
+        "Environment only (no flag); or use ray_token_file.",
+    )
+    ray_token_file: Path | None = Field(
+        None, description="File whose content (stripped) is the Ray token; instead of PROSPECTOR_RAY_TOKEN."
+    )
+    ray_entrypoint_num_cpus: float = Field(
+        1.0, ge=0, description="CPUs Ray reserves for each trainer job; 0 = the job runs on the head node."
+    )
+    ray_head_timeout_s: float = Field(
+        10.0, gt=0, description="How long an unreachable Ray head is waited for before its runs that no "
+        "trainer holds are settled as interrupted.",
+    )
     train_limits: Annotated[TrainLimits, NoDecode] = Field(
         default_factory=TrainLimits,
         description="Resource limits on the runs clients ask for: a JSON object of TrainLimits keys, the "
@@ -96,17 +117,17 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _token_from_file(self) -> Settings:
-        if self.api_token_file is None:
-            return self
-        if self.api_token is not None:
-            raise ValueError("set PROSPECTOR_API_TOKEN or api_token_file, not both")
-        try:
-            text = self.api_token_file.read_text()
-        except OSError as exc:
-            raise ValueError(f"api_token_file: cannot read {self.api_token_file}: {exc.strerror}") from None
-        self.api_token = SecretStr(text.strip())
+    def _tokens_from_files(self) -> Settings:
+        self.api_token = _token_from_file("api_token", self.api_token, self.api_token_file)
+        self.ray_token = _token_from_file("ray_token", self.ray_token, self.ray_token_file)
         return self
+
+    @field_validator("ray_address")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("ray_address must be the Ray dashboard's http:// or https:// URL")
+        return value.rstrip("/")
 
     @field_validator("train_limits", mode="before")
     @classmethod
@@ -171,6 +192,18 @@ class Settings(BaseSettings):
                 f"{MIN_REMOTE_TOKEN_CHARS} characters on a non-loopback address"
             )
         return None
+
+
+def _token_from_file(name: str, token: SecretStr | None, path: Path | None) -> SecretStr | None:
+    """`token`, or the stripped content of the file at `path` (setting both is an error)."""
+    if path is None:
+        return token
+    if token is not None:
+        raise ValueError(f"set PROSPECTOR_{name.upper()} or {name}_file, not both")
+    try:
+        return SecretStr(path.read_text().strip())
+    except OSError as exc:
+        raise ValueError(f"{name}_file: cannot read {path}: {exc.strerror}") from None
 
 
 def _is_loopback(host: str) -> bool:

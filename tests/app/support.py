@@ -233,3 +233,16 @@ def hand_made_run(runs_root: Path, run_id: str, status: RunStatus, *, windows: i
     }
     write_metadata(paths, RunMetadata(**{**fields, **changes}))
     return paths
+
+
+def assert_stopped_inside_its_window(run: dict[str, Any], windows: list[dict[str, Any]]) -> None:
+    """A run cancelled by SIGTERM: the trainer wrote `cancelled` itself, appended no partial window,
+    and shows the window it stopped in (unless it stopped on a boundary) as `latest_window`."""
+    assert (run["status"], run["exit_code"], run["error"]) == ("cancelled", 128 + signal.SIGTERM, None)
+    assert all(w["window_complete"] for w in windows)
+    if run["env_steps_total"] > windows[-1]["env_steps_end"]:
+        partial = run["latest_window"]
+        assert (partial["window_complete"], partial["window_id"]) == (False, len(windows))
+        assert partial["env_steps_end"] == run["env_steps_total"]
+    else:
+        assert run["latest_window"]["window_id"] == windows[-1]["window_id"]

@@ -26,10 +26,29 @@ def test_train_limits_come_as_json_from_the_environment_or_a_flag(monkeypatch) -
     assert Settings().allow_wandb_online is False
 
 
-def test_every_setting_but_the_token_is_a_flag() -> None:
+def test_every_setting_but_the_tokens_is_a_flag() -> None:
     flags = {action.dest for action in build_parser()._actions}
-    assert set(Settings.model_fields) - {"api_token"} <= flags
-    assert "api_token" not in flags
+    assert set(Settings.model_fields) - {"api_token", "ray_token"} <= flags
+    assert "api_token" not in flags and "ray_token" not in flags
+
+
+def test_the_ray_token_comes_from_the_environment_or_a_file(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PROSPECTOR_RAY_TOKEN", "from-env")
+    assert Settings().ray_token.get_secret_value() == "from-env"
+    (tmp_path / "ray_token").write_text("from-file\n")
+    with pytest.raises(ValueError, match="not both"):
+        Settings(ray_token_file=tmp_path / "ray_token")
+    monkeypatch.delenv("PROSPECTOR_RAY_TOKEN")
+    assert Settings(ray_token_file=tmp_path / "ray_token").ray_token.get_secret_value() == "from-file"
+    with pytest.raises(ValueError, match="ray_token_file: cannot read"):
+        Settings(ray_token_file=tmp_path / "missing")
+
+
+@pytest.mark.parametrize(("name", "value"), [("launcher", "slurm"), ("ray_address", "ray-head:8265"),
+                                             ("ray_entrypoint_num_cpus", "-1")])
+def test_bad_launcher_settings_are_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings(**{name: value})
 
 
 @pytest.mark.parametrize(

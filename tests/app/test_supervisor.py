@@ -24,12 +24,14 @@ T = TypeVar("T")
 class FakeTrainer:
     """A trainer that ends when the test says so, with the exit status it is given."""
 
+    end_note = None
+
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.signals: list[signal.Signals] = []
         self._exit: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
 
-    def send_signal(self, sig: signal.Signals) -> None:
+    async def send_signal(self, sig: signal.Signals) -> None:
         self.signals.append(sig)
 
     def end(self, exit_code: int | None) -> None:
@@ -40,15 +42,29 @@ class FakeTrainer:
 
 
 class FakeLauncher:
+    name = "local"
+
     def __init__(self, error: OSError | None = None) -> None:
         self.error = error
+        self.gate: asyncio.Event | None = None  # set: launches wait for it (a slow Ray head)
         self.trainers: dict[str, FakeTrainer] = {}
 
-    def launch(self, paths: RunPaths, args: Sequence[str]) -> FakeTrainer:
+    async def launch(self, paths: RunPaths, args: Sequence[str], *, attempt: int) -> FakeTrainer:
+        if self.gate is not None:
+            await self.gate.wait()
         if self.error is not None:
             raise self.error
         trainer = self.trainers[paths.run_id] = FakeTrainer(pid=4_000_000 + len(self.trainers))
         return trainer
+
+    def adopt(self, meta: RunMetadata, paths: RunPaths) -> None:
+        return None
+
+    async def forget(self, meta: RunMetadata) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
 
 
 async def _until(check: Callable[[], T | None], what: str, timeout: float = 10) -> T:
@@ -98,11 +114,11 @@ def test_the_verdict_on_a_trainer_that_wrote_no_final_status(
     tmp_path, exit_code: int | None, cancelled: bool, status: RunStatus, kind: ErrorKind, words: str
 ) -> None:
     async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> RunMetadata:
-        supervisor.submit("r", TrainConfig())
+        await supervisor.submit("r", TrainConfig())
         store.paths("r").log.write_text("Traceback: the last words of the trainer\n")
         update_status(store.paths("r"), RunStatus.running)  # as the trainer would
         if cancelled:
-            supervisor.cancel("r")
+            await supervisor.cancel("r")
             assert launcher.trainers["r"].signals == [signal.SIGTERM]
         launcher.trainers["r"].end(exit_code)
         return await _until(lambda: _status(store, "r", status), f"the run to be {status}")
@@ -115,10 +131,10 @@ def test_the_verdict_on_a_trainer_that_wrote_no_final_status(
 
 def test_a_trainer_that_wrote_its_own_final_status_keeps_it(tmp_path) -> None:
     async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> RunMetadata:
-        supervisor.submit("r", TrainConfig())
+        await supervisor.submit("r", TrainConfig())
         update_status(store.paths("r"), RunStatus.running)
         update_status(store.paths("r"), RunStatus.cancelled, exit_code=128 + signal.SIGTERM)
-        supervisor.submit("after", TrainConfig())
+        await supervisor.submit("after", TrainConfig())
         launcher.trainers["r"].end(128 + signal.SIGTERM)
         await _until(lambda: _status(store, "after", RunStatus.starting), "the trainer to be settled")
         return store.get("r")
@@ -130,9 +146,9 @@ def test_a_trainer_that_wrote_its_own_final_status_keeps_it(tmp_path) -> None:
 def test_a_trainer_that_cannot_be_started_fails_the_run_and_the_queue_goes_on(tmp_path) -> None:
     async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> tuple:
         launcher.error = PermissionError(13, "Permission denied", "/opt/trainer")
-        supervisor.submit("broken", TrainConfig())
+        await supervisor.submit("broken", TrainConfig())
         launcher.error = None
-        supervisor.submit("next", TrainConfig())
+        await supervisor.submit("next", TrainConfig())
         return store.get("broken"), _status(store, "next", RunStatus.starting)
 
     broken, following = _supervised(tmp_path, scenario)
@@ -154,8 +170,8 @@ def test_a_failing_verdict_does_not_stall_the_queue(tmp_path, monkeypatch, caplo
     monkeypatch.setattr(RunSupervisor, "_settle", settle_fails_once)
 
     async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> RunMetadata:
-        supervisor.submit("first", TrainConfig())
-        supervisor.submit("second", TrainConfig())
+        await supervisor.submit("first", TrainConfig())
+        await supervisor.submit("second", TrainConfig())
         assert _status(store, "second", RunStatus.queued)
         launcher.trainers["first"].end(0)
         return await _until(lambda: _status(store, "second", RunStatus.starting), "the queue to move on")
@@ -181,7 +197,7 @@ def test_housekeeping_survives_a_failure_of_each_of_its_chores(tmp_path, monkeyp
     monkeypatch.setattr(RunSupervisor, "_watch_strays", fails_once("_watch_strays", RunSupervisor._watch_strays))
 
     async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> tuple:
-        supervisor.submit("live", TrainConfig())
+        await supervisor.submit("live", TrainConfig())
         log = store.paths("live").log
         log.write_bytes(b"x" * 10_000)
         await _until(lambda: log.stat().st_size == 0, "the log to be capped")
@@ -200,9 +216,9 @@ def test_a_trainer_that_outlives_sigkill_makes_the_cancel_fail_visibly(tmp_path,
     monkeypatch.setattr(supervisor_module, "KILL_WAIT_S", 0.05)
 
     async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> RunMetadata:
-        supervisor.submit("stuck", TrainConfig())
+        await supervisor.submit("stuck", TrainConfig())
         update_status(store.paths("stuck"), RunStatus.running)
-        supervisor.cancel("stuck")
+        await supervisor.cancel("stuck")
         meta = await _until(lambda: (m := store.get("stuck")) and m.error_kind and m, "the cancel to fail")
         assert launcher.trainers["stuck"].signals == [signal.SIGTERM, signal.SIGKILL]
         return meta
@@ -210,3 +226,20 @@ def test_a_trainer_that_outlives_sigkill_makes_the_cancel_fail_visibly(tmp_path,
     meta = _supervised(tmp_path, scenario, stop_grace_s=0)
     assert (meta.status, meta.error_kind) == (RunStatus.running, ErrorKind.cancel_failed)
     assert "still running after SIGKILL" in meta.error
+
+
+def test_a_cancel_during_a_slow_launch_stops_the_trainer_once_it_has_started(tmp_path) -> None:
+    async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> RunMetadata:
+        launcher.gate = asyncio.Event()
+        submitting = asyncio.create_task(supervisor.submit("slow", TrainConfig()))
+        await _until(lambda: _status(store, "slow", RunStatus.starting), "the launch to begin")
+        assert (await supervisor.cancel("slow")).status == RunStatus.starting
+        launcher.gate.set()
+        await submitting
+        trainer = launcher.trainers["slow"]
+        await _until(lambda: trainer.signals == [signal.SIGTERM], "the trainer to get SIGTERM")
+        trainer.end(-signal.SIGTERM)
+        return await _until(lambda: _status(store, "slow", RunStatus.cancelled), "the run to be cancelled")
+
+    meta = _supervised(tmp_path, scenario)
+    assert (meta.launcher, meta.launch_attempt, meta.error_kind) == ("local", 1, ErrorKind.killed)

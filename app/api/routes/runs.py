@@ -43,9 +43,13 @@ def new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+def _run(meta: RunMetadata, supervisor: RunSupervisor) -> RunResource:
+    return run_resource(meta, supervisor.queue_position(meta.run_id), supervisor.ray_job(meta))
+
+
 def _resource(run: Run, supervisor: RunSupervisor) -> AnyRunResource:
     if isinstance(run, RunMetadata):
-        return run_resource(run, supervisor.queue_position(run.run_id))
+        return _run(run, supervisor)
     return corrupt_run_resource(run)
 
 
@@ -83,7 +87,7 @@ async def create_run(
         raise body_error("wandb_mode", "online is not allowed by this server (PROSPECTOR_ALLOW_WANDB_ONLINE)", "online")
     run_id = body.run_id or new_run_id()
     try:
-        meta = supervisor.submit(run_id, config)
+        meta = await supervisor.submit(run_id, config)
     except FileExistsError:
         existing = store.get(run_id)
         if existing is None or store.read_config(run_id) != config:
@@ -93,7 +97,7 @@ async def create_run(
         meta = existing
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/runs/{run_id}"
-    return run_resource(meta, supervisor.queue_position(run_id))
+    return _run(meta, supervisor)
 
 
 @router.get("", response_model=RunPage)
@@ -160,8 +164,8 @@ async def get_run_config(meta: RunDep, paths: RunPathsDep) -> Response:
 )
 async def cancel_run(run_id: RunIdDep, supervisor: SupervisorDep) -> RunResource:
     """Cancel: a queued run at once; a running one gets SIGTERM, then SIGKILL after the grace."""
-    meta = supervisor.cancel(run_id)
-    return run_resource(meta, supervisor.queue_position(run_id))
+    meta = await supervisor.cancel(run_id)
+    return _run(meta, supervisor)
 
 
 @router.post(
@@ -194,7 +198,7 @@ async def resume_run(
         extended = {**config.model_dump(), "total_env_steps": total}
         within_limits(lambda: TrainConfig.model_validate(extended, context={"limits": settings.train_limits}))
     meta = await supervisor.resume(run_id, total_env_steps=total)
-    return run_resource(meta, supervisor.queue_position(run_id))
+    return _run(meta, supervisor)
 
 
 @router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**NOT_FOUND, **WRITE})

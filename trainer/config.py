@@ -152,6 +152,13 @@ class TrainConfig(BaseModel):
         description="How the evaluated policy acts: sample from its distribution, or argmax (which can loop "
         "among equivalent actions).",
     )
+    eval_replays: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Held-out episodes recorded as replays at each checkpoint, played by the checkpoint's "
+        "policy (when not given: 1 for puffer_ppo, 0 for random).",
+    )
     eval_seed: int = Field(
         12345, ge=0, lt=2**63, description="Seed of the held-out evaluation episodes (trainer.evaluate's default)."
     )
@@ -212,10 +219,13 @@ class TrainConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _defaults_that_depend_on_others(cls, data: Any) -> Any:
-        """Drop deprecated keys; an unset window_env_steps becomes min(100000, total_env_steps)."""
+        """Drop deprecated keys; an unset window_env_steps becomes min(100000, total_env_steps),
+        an unset eval_replays 1 for puffer_ppo (0 for random)."""
         if not isinstance(data, dict):
             return data
         data = {key: value for key, value in data.items() if key not in DEPRECATED_KEYS}
+        if "eval_replays" not in data:
+            data["eval_replays"] = 1 if data.get("trainer_backend") == "puffer_ppo" else 0
         total = data.get("total_env_steps")
         if "window_env_steps" not in data and type(total) is int and total > 0:
             data["window_env_steps"] = min(DEFAULT_WINDOW_ENV_STEPS, total)

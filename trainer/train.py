@@ -40,6 +40,7 @@ from trainer.config import TrainConfig
 from trainer.env import ACTION_FAMILIES, EPISODE_STATS
 from trainer.evaluate import ActFn
 from trainer.logs import logger
+from trainer.milestones import MilestoneTracker
 from trainer.replay_writer import BEST_SO_FAR, MILESTONE_TAG, ReplayWriter
 from trainer.rundir import (
     BestCheckpoint,
@@ -48,6 +49,7 @@ from trainer.rundir import (
     LatestCheckpoint,
     RunMetadata,
     RunPaths,
+    MilestoneReached,
     ReplayEntry,
     RunStatus,
     collapse_of,
@@ -155,17 +157,16 @@ class RunWriter:
             fields["pinned_checkpoints"] = sorted({*pinned, *notable})
         return fields
 
-    def record_replays(
-        self, window_id: int, make_act: Callable[[int], ActFn], tags: Sequence[str] = ()
-    ) -> None:
+    def record_replays(self, window_id: int, make_act: Callable[[int], ActFn]) -> None:
         """Record checkpoint `window_id`'s eval_replays replays (unless it has them already,
-        from before a kill -9). The checkpoint is pinned first when a replay could be notable
-        (see `pins_checkpoint`), and unpinned if none turned out to be."""
+        from before a kill -9), tagged with the milestones the window reached. The checkpoint
+        is pinned first, and unpinned if no replay is notable (see `pins_checkpoint`)."""
         if self.config.eval_replays == 0 or window_id in self.replays.index.windows():
             return
         was_pinned = window_id in self.meta.pinned_checkpoints
         self.pin_checkpoint(window_id)
         checkpoint_path = str(self.paths.checkpoint(window_id).relative_to(self.paths.root))
+        tags = [m.tag for m in self.config.milestones if (m.metric, m.threshold) in self._milestones_of(window_id)]
         entries = self.replays.record(window_id, checkpoint_path, make_act, tags)
         changes: dict[str, Any] = {"latest_replay": entries[-1]}
         if not was_pinned and not any(pins_checkpoint(entry) for entry in entries):
@@ -177,6 +178,9 @@ class RunWriter:
             len(entries),
             ", ".join(f"{entry.net_profit:,.0f}" for entry in entries),
         )
+
+    def _milestones_of(self, window_id: int) -> set[tuple[str, float]]:
+        return {(m.metric, m.threshold) for m in self.meta.milestones_reached if m.window_id == window_id}
 
     def open_wandb(self) -> None:
         """Start the W&B run (mode offline/online) and record its id and URL."""
@@ -191,12 +195,27 @@ class RunWriter:
         self._update(RunStatus.running, started_at=self.meta.started_at or utc_now(), **run_info)
 
     def window(
-        self, record: dict[str, Any], windows: WindowAccumulator, checkpoint: dict[str, Any] | None
+        self,
+        record: dict[str, Any],
+        windows: WindowAccumulator,
+        checkpoint: dict[str, Any] | None,
+        milestones: Sequence[MilestoneReached] = (),
     ) -> None:
         """Append a window record, write the window's checkpoint state if given, update the
-        metadata once for both, then report to W&B and the console."""
+        metadata once for both and the milestones the window reached, then report to W&B and
+        the console."""
         self._windows.append(record)
         changes: dict[str, Any] = {"latest_window": record, **counters(windows)}
+        if milestones:
+            changes["milestones_reached"] = [*self.meta.milestones_reached, *milestones]
+            for milestone in milestones:
+                logger.info(
+                    "milestone: %s reached %g (%g) in window %d",
+                    milestone.metric,
+                    milestone.threshold,
+                    milestone.value,
+                    milestone.window_id,
+                )
         collapse = collapse_of(record) if self.meta.collapse is None else None
         if collapse is not None:
             changes["collapse"] = collapse
@@ -415,6 +434,7 @@ def _train_loop(
             "backend": backend.state_dict(),
         }
 
+    milestones = MilestoneTracker(config)
     replay_through = last_window_id(paths.windows) if resume else -1
     saved_env_steps = 0  # env steps of the newest state saved in the run directory
     restored = newest_state(paths) if resume else None
@@ -445,21 +465,22 @@ def _train_loop(
 
     def emit(record: dict[str, Any]) -> None:
         """Write a closed window; every checkpoint_every_windows windows and at the last one,
-        evaluate and checkpoint with it, then record the checkpoint's replays (eval and replay
-        time are left out of the windows' sps). A window already in windows.jsonl (trained
+        evaluate and checkpoint with it, then record the checkpoint's replays; check milestones
+        (eval, milestone and replay time are left out of the windows' sps). A window already in windows.jsonl (trained
         again after a kill -9) only gets its checkpoint and replays."""
         nonlocal saved_env_steps, last
         record.update(backend.window_fields())
         due = (record["window_id"] + 1) % config.checkpoint_every_windows == 0 or (
             record["env_steps_end"] == config.total_env_steps
         )
+        eval_start = time.perf_counter()
         if due:
-            eval_start = time.perf_counter()
             record.update(backend.evaluate())
-            last += time.perf_counter() - eval_start
+        reached = milestones.reached(record, writer.meta.milestones_reached)
+        last += time.perf_counter() - eval_start
         checkpoint = state() if due else None
         if record["window_id"] > replay_through:
-            writer.window(record, windows, checkpoint)
+            writer.window(record, windows, checkpoint, reached)
         elif checkpoint is not None:
             writer.checkpoint(record, checkpoint)
         if due:

@@ -18,7 +18,7 @@ from app.api.deps import require_token, require_token_or_stream_token
 from app.api.errors import validation_error_handler
 from app.api.head import HeadMiddleware
 from app.api.origin import SameOriginMiddleware
-from app.api.routes import auth, checkpoints, docs, events, health, logs, metrics, runs
+from app.api.routes import auth, checkpoints, docs, events, health, logs, metrics, replays, runs
 from app.api.stream_token import StreamTokenSigner
 from app.core.config import Settings
 from app.follower import FollowerRegistry
@@ -26,6 +26,7 @@ from app.launcher import Launcher, LocalSubprocessLauncher
 from app.models import AUTH_ERRORS
 from app.store import RunStore
 from app.supervisor import RunConflict, RunNotFound, RunSupervisor
+from app.replaycache import ReplayCache
 from app.windowlog import WindowLogCache
 
 def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
@@ -67,12 +68,13 @@ def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
     app.state.supervisor = supervisor
     app.state.followers = followers
     app.state.window_logs = WindowLogCache()
+    app.state.replay_cache = ReplayCache()
     app.state.stream_tokens = StreamTokenSigner.for_api_token(settings.token, settings.sse_token_ttl_s)
 
     app.include_router(health.router)
     bearer = [Depends(require_token)]
     bearer_or_query_token = [Depends(require_token_or_stream_token)]
-    for module in (runs, metrics, checkpoints, auth):
+    for module in (runs, metrics, checkpoints, replays, auth):
         app.include_router(module.router, dependencies=bearer, responses=AUTH_ERRORS)
     for module in (events, logs):
         app.include_router(module.router, dependencies=bearer_or_query_token, responses=AUTH_ERRORS)

@@ -64,25 +64,60 @@ def write_replay(path: Path, header: dict[str, Any], frames: list[dict[str, Any]
     return len(data)
 
 
+class ReplayLines:
+    """A replay file decoded once, its frames kept as JSON lines (about 1 KB a step) and
+    decoded page by page; each frame's asteroids are restored from the last frame that stored them."""
+
+    def __init__(self, data: bytes, name: str = "replay") -> None:
+        try:
+            lines = gzip.decompress(data).splitlines()
+            header, end = json.loads(lines[0]), json.loads(lines[-1])
+        except (OSError, EOFError, IndexError, json.JSONDecodeError) as exc:
+            raise ReplayFormatError(f"{name}: not a gzip JSON-lines replay ({exc})") from exc
+        if len(lines) < 2 or header.get("kind") != "header" or end.get("kind") != "end":
+            raise ReplayFormatError(f"{name}: a replay starts with a header line and ends with an end line")
+        if header.get("format_version") != FORMAT_VERSION:
+            raise ReplayFormatError(f"{name}: replay format version {header.get('format_version')!r} is not {FORMAT_VERSION}")
+        self.header = header
+        self.end = end
+        self.lines = lines[1:-1]
+        self.size = sum(map(len, self.lines))
+        # the index of the frame whose stored state holds frame k's asteroids (-1: the header's)
+        self._asteroids_from: list[int] = []
+        last = -1
+        for k, line in enumerate(self.lines):
+            if b'"asteroids":' in line:
+                last = k
+            self._asteroids_from.append(last)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def frames(self, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Frames offset .. offset+limit-1 (fewer at the end), whole."""
+        stop = len(self.lines) if limit is None else min(len(self.lines), offset + limit)
+        frames = []
+        for k in range(offset, stop):
+            try:
+                frame = json.loads(self.lines[k])
+            except json.JSONDecodeError as exc:
+                raise ReplayFormatError(f"frame {k + 1}: {exc}") from exc
+            if "asteroids" not in frame["state"]:
+                source = self._asteroids_from[k]
+                if frames and self._asteroids_from[k - 1] == source:
+                    frame["state"]["asteroids"] = frames[-1]["state"]["asteroids"]
+                elif source < 0:
+                    frame["state"]["asteroids"] = self.header["initial"]["asteroids"]
+                else:
+                    frame["state"]["asteroids"] = json.loads(self.lines[source])["state"]["asteroids"]
+            frames.append(frame)
+        return frames
+
+
 def read_replay(path: Path) -> Replay:
     """Read and check a replay file (raises FileNotFoundError or ReplayFormatError)."""
-    try:
-        lines = gzip.decompress(Path(path).read_bytes()).splitlines()
-        records = [json.loads(line) for line in lines]
-    except (OSError, EOFError, json.JSONDecodeError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ReplayFormatError(f"{path}: not a gzip JSON-lines replay ({exc})") from exc
-    if len(records) < 2 or records[0].get("kind") != "header" or records[-1].get("kind") != "end":
-        raise ReplayFormatError(f"{path}: a replay starts with a header line and ends with an end line")
-    header = records[0]
-    if header.get("format_version") != FORMAT_VERSION:
-        raise ReplayFormatError(f"{path}: replay format version {header.get('format_version')!r} is not {FORMAT_VERSION}")
-    frames = records[1:-1]
-    asteroids = header["initial"]["asteroids"]
-    for frame in frames:
-        asteroids = frame["state"].setdefault("asteroids", asteroids)
-    return Replay(header, frames, records[-1])
+    replay = ReplayLines(Path(path).read_bytes(), str(path))
+    return Replay(replay.header, replay.frames(), replay.end)
 
 
 def format_frame(frame: dict[str, Any], node_types: list[str]) -> str:

@@ -165,6 +165,7 @@ class InProcessClient:
     http://localhost. The app's lifespan is not run: no supervisor loop, no trainer."""
 
     def __init__(self, app: Any, headers: dict[str, str]) -> None:
+        self.app = app
         self._portal_cm = anyio.from_thread.start_blocking_portal()
         self._portal = self._portal_cm.__enter__()
         transport = httpx.ASGITransport(app=app)

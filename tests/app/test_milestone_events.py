@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from app.follower import EventKind, WindowFollower
-from tests.app.support import hand_made_run, in_process_client, sse_events
+from tests.app.support import SHORT, Server, file_windows, follow, hand_made_run, in_process_client, sse_events, window_ids
 from tests.app.test_follower import _drain, _run
 from trainer.replay_index import ReplayIndex, write_replay_index
 from trainer.rundir import JsonlAppender, MilestoneReached, ReplayEntry, RunStatus, update_status, utc_now
@@ -102,3 +102,22 @@ def test_runs_filter_by_milestone(tmp_path: Path) -> None:
         shown = client.get("/runs/rich").json()
     assert bad.status_code == 422 and "milestone" in bad.text
     assert [m["threshold"] for m in shown["milestones_reached"]] == [1000, 5000]
+
+
+def test_a_live_stream_resumes_after_a_milestone_without_gap_or_duplicate(server: Server) -> None:
+    config = {**SHORT, "total_env_steps": 20_000, "milestones": ["survival_rate:0", "return_mean:-1000"]}
+    with server.client() as client:
+        assert client.post("/runs", json={**config, "run_id": "m"}).status_code == 201
+        first = []
+        with client.stream("GET", "/runs/m/events") as response:
+            for event in sse_events(response):
+                first.append(event)
+                if event.event == "milestone":
+                    break
+        rest = follow(client, "m", headers={"Last-Event-ID": first[-1].id})
+        run = client.get("/runs/m").json()
+    events = first + rest
+    milestones = [json.loads(e.data) for e in events if e.event == "milestone"]
+    assert milestones == run["milestones_reached"] and len(milestones) == 2
+    assert window_ids(events) == [w["window_id"] for w in file_windows(server.runs_root, "m")]
+    assert first[-1].id == f"{window_ids(first)[-1]}.1"

@@ -138,7 +138,7 @@ def render_state(env: ProspectorEnv, i: int) -> dict[str, Any]:
 
 
 @dataclass
-class _Counters:
+class EventCounters:
     """The state an env's events are found from (its values before the step)."""
 
     credits: float
@@ -151,7 +151,7 @@ class _Counters:
     overheat_ticks: int
 
     @classmethod
-    def of(cls, env: ProspectorEnv, i: int) -> _Counters:
+    def of(cls, env: ProspectorEnv, i: int) -> EventCounters:
         s = env.state
         node = int(s.node[i])
         return cls(
@@ -166,7 +166,7 @@ class _Counters:
         )
 
 
-def step_events(before: _Counters, after: _Counters, action: int, valid: bool) -> list[dict[str, Any]]:
+def step_events(before: EventCounters, after: EventCounters, action: int, valid: bool) -> list[dict[str, Any]]:
     """The events of one step, from the state before and after it."""
     events: list[dict[str, Any]] = []
     if after.pirate_encounters > before.pirate_encounters:
@@ -203,7 +203,7 @@ class ReplayObserver:
         self._header = header
         self.episodes: list[RecordedEpisode] = []
         self._batch: list[RecordedEpisode] = []
-        self._counters: list[_Counters] = []
+        self._counters: list[EventCounters] = []
         self._asteroids: list[list[dict[str, Any]]] = []
 
     def start(self, env: ProspectorEnv, seeds: np.ndarray) -> None:
@@ -221,14 +221,14 @@ class ReplayObserver:
                 "initial": render_state(env, i),
             }
             self._batch.append(RecordedEpisode(header))
-        self._counters = [_Counters.of(env, i) for i in range(len(seeds))]
+        self._counters = [EventCounters.of(env, i) for i in range(len(seeds))]
         self._asteroids = [episode.header["initial"]["asteroids"] for episode in self._batch]
 
     def step(self, env: ProspectorEnv, actions: np.ndarray, active: np.ndarray) -> None:
         """`env` has stepped `actions`; `active` marks the envs whose episode was still running."""
         for i in np.flatnonzero(active):
             episode, action = self._batch[i], int(actions[i])
-            after = _Counters.of(env, i)
+            after = EventCounters.of(env, i)
             valid = not env.invalid_actions[i]
             state = render_state(env, i)
             if state["asteroids"] == self._asteroids[i]:

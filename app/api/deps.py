@@ -15,6 +15,7 @@ from app.core.config import Settings
 from app.follower import FollowerRegistry
 from app.store import RunStore
 from app.supervisor import RunSupervisor
+from app.play import PlaySessions
 from app.replaycache import ReplayCache
 from app.windowlog import WindowLogCache
 from trainer.rundir import RUN_ID_PATTERN, RunMetadata, RunPaths, validate_run_id
@@ -40,6 +41,10 @@ def get_window_logs(request: Request) -> WindowLogCache:
     return request.app.state.window_logs
 
 
+def get_play_sessions(request: Request) -> PlaySessions:
+    return request.app.state.play_sessions
+
+
 def get_replay_cache(request: Request) -> ReplayCache:
     return request.app.state.replay_cache
 
@@ -54,6 +59,7 @@ SupervisorDep = Annotated[RunSupervisor, Depends(get_supervisor)]
 FollowersDep = Annotated[FollowerRegistry, Depends(get_followers)]
 WindowLogsDep = Annotated[WindowLogCache, Depends(get_window_logs)]
 ReplayCacheDep = Annotated[ReplayCache, Depends(get_replay_cache)]
+PlaySessionsDep = Annotated[PlaySessions, Depends(get_play_sessions)]
 StreamTokensDep = Annotated[StreamTokenSigner, Depends(get_stream_tokens)]
 
 _PLAIN_INTEGER_RE = re.compile(r"-?[0-9]{1,18}")

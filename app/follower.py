@@ -1,7 +1,8 @@
 """Following live runs: one WindowFollower per followed run, fanning its news out to subscribers.
 
 A follower reads two files of its run: metrics/windows.jsonl by byte offset (whole lines only)
-and run_metadata.json by stat. Each new window, checkpoint and status becomes a `RunEvent`
+and run_metadata.json by stat (and replay_index.json when the metadata's latest replay
+changes). Each new window, checkpoint, milestone, replay and status becomes a `RunEvent`
 put on every subscriber's bounded queue; a subscriber whose queue is full is dropped (its
 stream ends and the client reconnects with Last-Event-ID). The registry wakes followers when
 their files change (watchfiles, see app.filewatch) and, as a fallback, stat-polls them every
@@ -22,6 +23,7 @@ from sse_starlette import ServerSentEvent
 
 from app.filewatch import RunFileWatcher
 from app.windowlog import WindowLog
+from trainer.replay_index import read_replay_index
 from trainer.rundir import TERMINAL_STATUSES, RunMetadata, RunPaths, read_metadata
 
 log = logging.getLogger(__name__)
@@ -31,23 +33,47 @@ class EventKind(StrEnum):
     snapshot = "snapshot"
     window = "window"
     checkpoint = "checkpoint"
+    milestone = "milestone"
+    replay = "replay"
     status = "status"
     end = "end"
 
 
 @dataclass(frozen=True)
 class RunEvent:
-    """One SSE event: `id` is set for windows only (their window_id). `wire` is the encoded
-    event, made once for all subscribers."""
+    """One SSE event: `id` is set for windows only (their window_id), `ordinal` for milestones
+    only (their 1-based place in milestones_reached). `wire` is the encoded event, made once for
+    all subscribers, with `cursor` as its SSE id (default: `id`)."""
 
     kind: EventKind
     data: str
     id: int | None = None
+    ordinal: int | None = None
+    cursor: str | None = None
     wire: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        sse = ServerSentEvent(data=self.data, event=self.kind.value, id=None if self.id is None else str(self.id))
+        cursor = self.cursor if self.cursor is not None or self.id is None else str(self.id)
+        sse = ServerSentEvent(data=self.data, event=self.kind.value, id=cursor)
         object.__setattr__(self, "wire", sse.encode())
+
+    def with_cursor(self, cursor: str) -> RunEvent:
+        """The same event with another SSE id."""
+        return RunEvent(self.kind, self.data, self.id, self.ordinal, cursor)
+
+
+def event_cursor(window_id: int, milestones: int) -> str:
+    """The SSE id of an event after `window_id` and `milestones` milestones were sent: the
+    window id alone while no milestone was (as before milestones existed), else `<window>.<n>`."""
+    return str(window_id) if milestones == 0 else f"{window_id}.{milestones}"
+
+
+def milestone_events(meta: RunMetadata, start: int = 0) -> list[RunEvent]:
+    """The `milestone` events of meta.milestones_reached[start:]."""
+    return [
+        RunEvent(EventKind.milestone, m.model_dump_json(), ordinal=k)
+        for k, m in enumerate(meta.milestones_reached[start:], start + 1)
+    ]
 
 
 def status_event(meta: RunMetadata) -> RunEvent:
@@ -98,6 +124,7 @@ class WindowFollower:
         self.log = WindowLog(paths.windows)
         self.log.refresh()
         self.finished = self.meta.status in TERMINAL_STATUSES
+        self.replays_seen = len(read_replay_index(paths).replays) if self.meta.latest_replay else 0
 
     def subscribe(self) -> Subscriber:
         """Add a subscriber; windows up to its `upto` offset are for it to read from `log`."""
@@ -126,12 +153,27 @@ class WindowFollower:
         checkpoint = new_meta.latest_checkpoint
         if checkpoint is not None and checkpoint != old.latest_checkpoint:
             self._publish(RunEvent(EventKind.checkpoint, checkpoint.model_dump_json()))
+        for event in milestone_events(new_meta, len(old.milestones_reached)):
+            self._publish(event)
+        if new_meta.latest_replay is not None and new_meta.latest_replay != old.latest_replay:
+            self._publish_replays()
         if new_meta.status != old.status:
             self._publish(status_event(new_meta))
         if new_meta.status in TERMINAL_STATUSES:
             self._publish(end_event(new_meta))
             self.finished = True
             self._subscribers.clear()
+
+    def _publish_replays(self) -> None:
+        """A `replay` event for each replay_index.json entry not seen yet."""
+        try:
+            replays = read_replay_index(self.paths).replays
+        except ValidationError as exc:
+            log.warning("%s: unreadable replay index: %s", self.paths.root, exc)
+            return
+        for entry in replays[self.replays_seen :]:
+            self._publish(RunEvent(EventKind.replay, entry.model_dump_json()))
+        self.replays_seen = len(replays)
 
     def _read_meta_if_changed(self) -> RunMetadata | None:
         stamp = _meta_stamp(self.paths)

@@ -18,7 +18,7 @@ from app.api.deps import require_token, require_token_or_stream_token
 from app.api.errors import validation_error_handler
 from app.api.head import HeadMiddleware
 from app.api.origin import SameOriginMiddleware
-from app.api.routes import auth, checkpoints, docs, events, health, logs, metrics, runs
+from app.api.routes import auth, checkpoints, docs, events, health, logs, metrics, play, replays, runs
 from app.api.stream_token import StreamTokenSigner
 from app.core.config import Settings
 from app.follower import FollowerRegistry
@@ -28,6 +28,8 @@ from app.ray_jobs import RayJobsClient
 from app.ray_launcher import RayJobLauncher
 from app.store import RunStore
 from app.supervisor import RunConflict, RunNotFound, RunSupervisor
+from app.play import PlayError, PlaySessions, PlayWorker
+from app.replaycache import ReplayCache
 from app.windowlog import WindowLogCache
 
 
@@ -59,6 +61,8 @@ def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
         watch_step_s=settings.follow_watch_step_s,
     )
 
+    play_sessions = PlaySessions(PlayWorker(), settings.play_max_sessions, settings.play_idle_s)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.runs_root.mkdir(parents=True, exist_ok=True)
@@ -70,6 +74,7 @@ def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
         finally:
             await followers.close()
             await supervisor.close()
+            await play_sessions.worker.close()
 
     app = FastAPI(
         title="Asteroid Prospector training service",
@@ -85,12 +90,14 @@ def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
     app.state.supervisor = supervisor
     app.state.followers = followers
     app.state.window_logs = WindowLogCache()
+    app.state.replay_cache = ReplayCache()
+    app.state.play_sessions = play_sessions
     app.state.stream_tokens = StreamTokenSigner.for_api_token(settings.token, settings.sse_token_ttl_s)
 
     app.include_router(health.router)
     bearer = [Depends(require_token)]
     bearer_or_query_token = [Depends(require_token_or_stream_token)]
-    for module in (runs, metrics, checkpoints, auth):
+    for module in (runs, metrics, checkpoints, replays, play, auth):
         app.include_router(module.router, dependencies=bearer, responses=AUTH_ERRORS)
     for module in (events, logs):
         app.include_router(module.router, dependencies=bearer_or_query_token, responses=AUTH_ERRORS)
@@ -98,6 +105,10 @@ def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
 
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
+
+    @app.exception_handler(PlayError)
+    async def _play_error(request: Request, exc: PlayError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     @app.exception_handler(RunNotFound)
     async def _not_found(request: Request, exc: RunNotFound) -> JSONResponse:

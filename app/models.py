@@ -15,6 +15,8 @@ from trainer.rundir import (
     Collapse,
     ErrorKind,
     LatestCheckpoint,
+    MilestoneReached,
+    ReplayEntry,
     RunMetadata,
     RunStatus,
     validate_run_id,
@@ -70,6 +72,7 @@ class RunLinks(BaseModel):
     events: str
     metrics: str
     checkpoints: str
+    replays: str
     logs: str
     cancel: str
     resume: str
@@ -121,6 +124,12 @@ class RunResource(BaseModel):
         "shows that window's progress so far (window_complete false; it is not in the metrics)."
     )
     latest_checkpoint: LatestCheckpoint | None = Field(description="The newest checkpoint; null before the first.")
+    latest_replay: ReplayEntry | None = Field(
+        None, description="The newest recorded evaluation replay (its replay_index.json entry); null before the first."
+    )
+    milestones_reached: list[MilestoneReached] = Field(
+        [], description="Each milestone the run reached: metric, threshold, window_id, env_steps, value, time."
+    )
     wandb_run_url: str | None = Field(description="The W&B run page, when W&B logging is on.")
     collapse: Collapse | None = Field(
         description="Set at the first window whose episodes shrank to a few steps (the policy learned to "
@@ -236,6 +245,7 @@ def _links(run_id: str) -> RunLinks:
         events=f"{base}/events",
         metrics=f"{base}/metrics",
         checkpoints=f"{base}/checkpoints",
+        replays=f"{base}/replays",
         logs=f"{base}/logs",
         cancel=f"{base}/cancel",
         resume=f"{base}/resume",

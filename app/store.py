@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from app.window_record import WindowRecord
-from trainer.config import TrainConfig
+from trainer.config import Milestone, TrainConfig
 from trainer.rundir import (
     TERMINAL_STATUSES,
     RunMetadata,
@@ -193,9 +193,11 @@ class RunStore:
         status: str | None = None,
         backend: str | None = None,
         run_id_prefix: str | None = None,
+        milestone: Milestone | str | None = None,
     ) -> tuple[list[Run], str | None]:
         """Runs in `sort` order (a field of SORT_FIELDS, "-" first for descending) after `cursor`,
-        filtered; returns them and the next cursor (or None). Raises InvalidCursor."""
+        filtered (`milestone`: runs that reached it, or any threshold of a metric given alone);
+        returns them and the next cursor (or None). Raises InvalidCursor."""
         field: SortField = _sort_field(sort)
         self._refresh()
         order = self._sorted(field)
@@ -208,7 +210,7 @@ class RunStore:
         items: list[Run] = []
         for index in indices:
             run = self._entries[order[index][1]].meta
-            if _matches(run, status, backend, run_id_prefix):
+            if _matches(run, status, backend, run_id_prefix) and _reached(run, milestone):
                 if len(items) == limit:
                     return items, encode_cursor(sort, _key(items[-1], field))
                 items.append(run)
@@ -318,6 +320,19 @@ def _matches(run: Run, status: str | None, backend: str | None, run_id_prefix: s
     if backend is not None and getattr(run, "trainer_backend", None) != backend:
         return False
     return run_id_prefix is None or run.run_id.startswith(run_id_prefix)
+
+
+def _reached(run: Run, milestone: Milestone | str | None) -> bool:
+    """Whether `run` reached `milestone` (a metric alone: any of its thresholds)."""
+    if milestone is None:
+        return True
+    for reached in getattr(run, "milestones_reached", ()):
+        if isinstance(milestone, str):
+            if reached.metric == milestone:
+                return True
+        elif (reached.metric, reached.threshold) == (milestone.metric, milestone.threshold):
+            return True
+    return False
 
 
 def _iso(mtime_ns: int) -> str:

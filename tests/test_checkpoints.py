@@ -85,7 +85,7 @@ def test_the_best_evaluated_checkpoint_outlives_retention(tmp_path):
     argv = [
         "--run-id", "best", "--trainer-backend", "puffer_ppo", "--num-envs", "8", "--env-time-max", "60",
         "--window-env-steps", "128", "--total-env-steps", "768", "--ppo-rollout-steps", "16",
-        "--ppo-hidden-sizes", "16", "--eval-episodes", "3", "--keep-checkpoints", "1",
+        "--ppo-hidden-sizes", "16", "--eval-episodes", "3", "--keep-checkpoints", "1", "--eval-replays", "0",
     ]  # fmt: skip
     assert train(tmp_path, *argv) == 0
     windows = [json.loads(line) for line in paths.windows.read_text().splitlines()]

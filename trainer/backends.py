@@ -14,6 +14,7 @@ import numpy as np
 
 from trainer.config import TrainConfig
 from trainer.env import RandomValidPolicy
+from trainer.evaluate import ActFn, baseline_act
 from trainer.ppo import PPOBackend
 from trainer.vector import VectorEnv
 
@@ -38,6 +39,10 @@ class Backend(Protocol):
         """Extra fields for a window record that comes with a checkpoint (held-out evaluation)."""
         ...
 
+    def replay_act(self) -> Callable[[int], ActFn]:
+        """The act-function factory (as trainer.evaluate takes) of the policy replays record."""
+        ...
+
     def run_info(self) -> dict[str, Any]:
         """What run_metadata.json should record about the backend (device, policy...)."""
         ...
@@ -55,6 +60,7 @@ class RandomBackend:
     """Uniformly random valid actions: the smoke test and the baseline curve."""
 
     def __init__(self, config: TrainConfig, env: VectorEnv) -> None:
+        self.config = config
         self.policy = RandomValidPolicy(num_envs=config.num_envs, seed=config.seed)
 
     def act(self, observations: np.ndarray, action_mask: np.ndarray) -> np.ndarray:
@@ -68,6 +74,9 @@ class RandomBackend:
 
     def evaluate(self) -> dict[str, Any]:
         return {}
+
+    def replay_act(self) -> Callable[[int], ActFn]:
+        return baseline_act("random", self.config.eval_seed)
 
     def run_info(self) -> dict[str, Any]:
         return {}

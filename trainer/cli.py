@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, NoReturn, get_args, get_origin
 
-from pydantic import AliasChoices, ValidationError
+from pydantic import AliasChoices, BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from trainer.config import TrainConfig, TrainLimits, load_config_file
@@ -65,8 +65,11 @@ def add_field_argument(group: argparse._ArgumentGroup, name: str, field: FieldIn
     elif get_origin(field.annotation) is Literal:
         kwargs["choices"] = get_args(field.annotation)
     elif get_origin(field.annotation) is list:
-        (kwargs["type"],) = get_args(field.annotation)
-        kwargs["nargs"] = "+"
+        (item,) = get_args(field.annotation)
+        if isinstance(item, type) and issubclass(item, BaseModel):  # given as text (e.g. metric:threshold)
+            kwargs["type"], kwargs["nargs"] = str, "*"
+        else:
+            kwargs["type"], kwargs["nargs"] = item, "+"
         kwargs["metavar"] = name.rsplit("_", 1)[-1].upper()
     else:
         kwargs["type"] = field.annotation

@@ -39,6 +39,25 @@ VectorBackend = Literal["native", "serial", "multiprocessing"]
 Device = Literal["cpu", "cuda"]
 
 DEFAULT_WINDOW_ENV_STEPS = 100_000
+# What a milestone may watch: window metrics, evaluation metrics (PPO with eval_episodes), and
+# how far the evaluated net profit is above the greedy baseline's on the same episodes.
+MilestoneMetric = Literal[
+    "return_mean",
+    "net_profit_mean",
+    "survival_rate",
+    "eval_return_mean",
+    "eval_net_profit_mean",
+    "eval_survival_rate",
+    "eval_net_profit_over_greedy",
+]
+OVER_GREEDY = "eval_net_profit_over_greedy"
+DEFAULT_MILESTONES = [
+    *(f"net_profit_mean:{t}" for t in (1000, 5000, 10000)),
+    *(f"eval_net_profit_mean:{t}" for t in (1000, 5000, 10000)),
+    "survival_rate:1",
+    "eval_survival_rate:1",
+    f"{OVER_GREEDY}:1",
+]
 # Config keys of older trainers that are accepted (old runs' config.json) and ignored.
 DEPRECATED_KEYS = frozenset({"flush_partial_window"})
 
@@ -67,6 +86,32 @@ class TrainLimits(BaseModel):
     )
     max_update_epochs: int = Field(64, gt=0, description="Largest ppo_update_epochs.")
     max_eval_episodes: int = Field(1000, ge=0, description="Largest eval_episodes (played at every checkpoint).")
+
+
+class Milestone(BaseModel):
+    """Reached by the first window (or its evaluation) whose `metric` is at least `threshold`.
+    Also written `"metric:threshold"` (a flag value, or a JSON string)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    metric: MilestoneMetric
+    threshold: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        if not isinstance(data, str):
+            return data
+        metric, sep, threshold = data.rpartition(":")
+        try:
+            return {"metric": metric, "threshold": float(threshold)} if sep else data
+        except ValueError:
+            raise ValueError(f"expected metric:threshold, got {data!r}") from None
+
+    @property
+    def tag(self) -> str:
+        """The replay tag of this milestone, e.g. `milestone:net_profit_mean:1000`."""
+        return f"milestone:{self.metric}:{self.threshold:g}"
 
 
 # The TrainConfig fields bounded by a TrainLimits field of their own.
@@ -152,8 +197,22 @@ class TrainConfig(BaseModel):
         description="How the evaluated policy acts: sample from its distribution, or argmax (which can loop "
         "among equivalent actions).",
     )
+    eval_replays: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Held-out episodes recorded as replays at each checkpoint, played by the checkpoint's "
+        "policy (when not given: 1 for puffer_ppo, 0 for random).",
+    )
     eval_seed: int = Field(
         12345, ge=0, lt=2**63, description="Seed of the held-out evaluation episodes (trainer.evaluate's default)."
+    )
+    milestones: list[Milestone] = Field(
+        DEFAULT_MILESTONES,
+        max_length=64,
+        description="metric:threshold pairs; the first window (or evaluation) whose metric reaches the threshold "
+        "is recorded in run_metadata.json's milestones_reached. eval_net_profit_over_greedy: evaluated net "
+        "profit minus the greedy baseline's on the same episodes.",
     )
     wandb_mode: WandbMode = Field("disabled", description="Weights & Biases logging mode.")
     wandb_project: str = Field("asteroid-prospector", min_length=1, description="W&B project name.")
@@ -212,10 +271,13 @@ class TrainConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _defaults_that_depend_on_others(cls, data: Any) -> Any:
-        """Drop deprecated keys; an unset window_env_steps becomes min(100000, total_env_steps)."""
+        """Drop deprecated keys; an unset window_env_steps becomes min(100000, total_env_steps),
+        an unset eval_replays 1 for puffer_ppo (0 for random)."""
         if not isinstance(data, dict):
             return data
         data = {key: value for key, value in data.items() if key not in DEPRECATED_KEYS}
+        if "eval_replays" not in data:
+            data["eval_replays"] = 1 if data.get("trainer_backend") == "puffer_ppo" else 0
         total = data.get("total_env_steps")
         if "window_env_steps" not in data and type(total) is int and total > 0:
             data["window_env_steps"] = min(DEFAULT_WINDOW_ENV_STEPS, total)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -38,6 +39,16 @@ _EVAL_SEED_DOMAIN = 0xE7A1
 MAX_EVAL_BATCH = 256
 
 ActFn = Callable[[ProspectorEnv], np.ndarray]
+
+
+class EpisodeObserver(Protocol):
+    """Watches run_episodes play (e.g. trainer.replay_record's ReplayObserver)."""
+
+    def start(self, env: ProspectorEnv, seeds: np.ndarray) -> None: ...
+
+    def step(self, env: ProspectorEnv, actions: np.ndarray, active: np.ndarray) -> None: ...
+
+    def finish(self, env: ProspectorEnv) -> None: ...
 
 
 def evaluation_seeds(seed: int, episodes: int) -> np.ndarray:
@@ -96,10 +107,12 @@ def run_episodes(
     time_max: int = TIME_MAX,
     reward: RewardSpec | None = None,
     observation: str = "spec",
+    observer: EpisodeObserver | None = None,
 ) -> EvalResult:
     """Play `episodes` evaluation episodes, in batches, under `reward` (default: the profit
     profile) with the `observation` a policy expects; `make_act(n)` builds the policy for a
-    batch of n envs and returns its act function."""
+    batch of n envs and returns its act function. An `observer` sees each batch start, each
+    step and the batch's end."""
     start = time.perf_counter()
     seeds = evaluation_seeds(seed, episodes)
     stats = np.zeros((episodes, len(EPISODE_STATS)))
@@ -110,12 +123,19 @@ def run_episodes(
             num_envs=len(batch), time_max=time_max, autoreset=False, reward=reward, observation=observation
         )
         env.start_episodes(batch)
+        if observer is not None:
+            observer.start(env, batch)
         act = make_act(len(batch))
         done = env.state.done
         while not done.all():
             actions = act(env)
-            action_counts += np.bincount(actions[~done], minlength=N_ACTIONS)
+            active = ~done
+            action_counts += np.bincount(actions[active], minlength=N_ACTIONS)
             env.step(actions)
+            if observer is not None:
+                observer.step(env, actions, active)
+        if observer is not None:
+            observer.finish(env)
         stats[lo : lo + len(batch)] = env.episode_stats
     return EvalResult(stats, action_counts, time.perf_counter() - start)
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ import torch
 from trainer.config import TrainConfig
 from trainer.env import N_ACTIONS, RewardSpec
 from trainer.env.batched import observation_size
-from trainer.evaluate import run_episodes
+from trainer.evaluate import ActFn, run_episodes
 from trainer.logs import logger
 from trainer.policy import Policy, entropy, log_probs, policy_act, sample
 from trainer.vector import VectorEnv
@@ -336,6 +337,11 @@ class PPOBackend:
             "eval_length_mean": float(result.column("length").mean()),
             "eval_ticks_mean": float(result.column("ticks").mean()),
         }
+
+    def replay_act(self) -> Callable[[int], ActFn]:
+        """The evaluated policy (eval_mode, seeded by eval_seed), for replays."""
+        act = policy_act(self.policy, self.config.eval_mode, self.config.eval_seed, str(self.device))
+        return lambda n: act
 
     def run_info(self) -> dict[str, Any]:
         """What run_metadata.json records about the learner."""

@@ -6,6 +6,8 @@
         metrics/windows.jsonl        one JSON object per window, appended whole-line
         checkpoints/ckpt_<id>.pt     torch.load(weights_only=True)-loadable, the state at a window's end
         checkpoints/resume_point.pt  the state of a run stopped inside a window, until the next checkpoint
+        replays/replay-<window>-<k>.jsonl.gz  recorded evaluation episodes (trainer.replay_format)
+        replay_index.json            every replay of the run, rewritten atomically
         logs/trainer.log             the trainer's stdout and stderr
         trainer.lock                 flock-ed exclusively while a trainer owns the run
 
@@ -25,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _RUN_ID_RE = re.compile(RUN_ID_PATTERN)
@@ -139,6 +141,38 @@ def collapse_of(record: dict[str, Any]) -> Collapse | None:
     )
 
 
+class ReplayEntry(BaseModel):
+    """One recorded evaluation episode, as replay_index.json and `latest_replay` list it."""
+
+    run_id: str
+    window_id: int
+    replay_id: str
+    path: str  # relative to the run directory
+    checkpoint_path: str
+    seed: int
+    tags: list[str]
+    return_: float = Field(alias="return")
+    net_profit: float
+    survival: bool
+    steps: int
+    ticks: int
+    ended_by: str  # cash_out, destroyed, stranded or time_limit
+    created_at: str
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class MilestoneReached(BaseModel):
+    """The first window (or its evaluation) whose `metric` reached `threshold`."""
+
+    metric: str
+    threshold: float
+    window_id: int
+    env_steps: int
+    value: float
+    time: str
+
+
 class RunMetadata(BaseModel):
     """The contents of run_metadata.json. Paths are relative to the run directory."""
 
@@ -160,12 +194,13 @@ class RunMetadata(BaseModel):
     latest_checkpoint: LatestCheckpoint | None = None
     best_checkpoint: BestCheckpoint | None = None
     pinned_checkpoints: list[int] = []
-    latest_replay: str | None = None
+    latest_replay: ReplayEntry | None = None
     replay_index_path: str | None = None
     wandb_run_id: str | None = None
     wandb_run_url: str | None = None
     constellation_url: str | None = None
     collapse: Collapse | None = None
+    milestones_reached: list[MilestoneReached] = []
     error: str | None = None
     error_kind: ErrorKind | None = None
     exit_code: int | None = None
@@ -244,6 +279,17 @@ class RunPaths:
     def resume_point(self) -> Path:
         return self.checkpoints_dir / "resume_point.pt"
 
+    @property
+    def replays_dir(self) -> Path:
+        return self.root / "replays"
+
+    def replay(self, replay_id: str) -> Path:
+        return self.replays_dir / f"replay-{replay_id}.jsonl.gz"
+
+    @property
+    def replay_index(self) -> Path:
+        return self.root / "replay_index.json"
+
     def make_dirs(self) -> None:
         for d in (self.metrics_dir, self.checkpoints_dir, self.logs_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -251,6 +297,11 @@ class RunPaths:
 
 def checkpoint_name(window_id: int) -> str:
     return f"ckpt_{window_id:06d}.pt"
+
+
+def replay_id_of(window_id: int, episode: int) -> str:
+    """The id of the `episode`-th replay recorded at window `window_id`, e.g. `000012-00`."""
+    return f"{window_id:06d}-{episode:02d}"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -20,7 +20,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -38,7 +38,10 @@ from trainer.checkpoint import (
 )
 from trainer.config import TrainConfig
 from trainer.env import ACTION_FAMILIES, EPISODE_STATS
+from trainer.evaluate import ActFn
 from trainer.logs import logger
+from trainer.milestones import MilestoneTracker
+from trainer.replay_writer import BEST_SO_FAR, MILESTONE_TAG, ReplayWriter
 from trainer.rundir import (
     BestCheckpoint,
     ErrorKind,
@@ -46,6 +49,8 @@ from trainer.rundir import (
     LatestCheckpoint,
     RunMetadata,
     RunPaths,
+    MilestoneReached,
+    ReplayEntry,
     RunStatus,
     collapse_of,
     config_fields,
@@ -105,6 +110,7 @@ class RunWriter:
         self.wandb: WandbLogger | None = None
         self.meta: RunMetadata | None = None
         self._windows: JsonlAppender | None = None
+        self.replays = ReplayWriter(paths, config)
 
     def start(self, *, resume: bool) -> None:
         """Write config.json and move the run to `starting` (creating its metadata if needed)."""
@@ -118,6 +124,7 @@ class RunWriter:
             "error": None,
             "error_kind": None,
             "exit_code": None,
+            **self._replay_fields(),
         }
         if not self.paths.metadata.exists():
             now = utc_now()
@@ -134,6 +141,47 @@ class RunWriter:
             )
         self.meta = update_status(self.paths, RunStatus.starting, resuming=resume, **fields)
 
+    def _replay_fields(self) -> dict[str, Any]:
+        """The metadata fields of the run's replays, from replay_index.json (made consistent
+        with replays/ first: a killed trainer may have left either behind the other)."""
+        if not self.paths.replay_index.exists() and self.config.eval_replays == 0:
+            return {}
+        index = self.replays.reconcile()
+        fields: dict[str, Any] = {
+            "latest_replay": index.replays[-1] if index.replays else None,
+            "replay_index_path": str(self.paths.replay_index.relative_to(self.paths.root)),
+        }
+        notable = {entry.window_id for entry in index.replays if pins_checkpoint(entry)}
+        if notable and self.paths.metadata.exists():
+            pinned = read_metadata(self.paths).pinned_checkpoints
+            fields["pinned_checkpoints"] = sorted({*pinned, *notable})
+        return fields
+
+    def record_replays(self, window_id: int, make_act: Callable[[int], ActFn]) -> None:
+        """Record checkpoint `window_id`'s eval_replays replays (unless it has them already,
+        from before a kill -9), tagged with the milestones the window reached. The checkpoint
+        is pinned first, and unpinned if no replay is notable (see `pins_checkpoint`)."""
+        if self.config.eval_replays == 0 or window_id in self.replays.index.windows():
+            return
+        was_pinned = window_id in self.meta.pinned_checkpoints
+        self.pin_checkpoint(window_id)
+        checkpoint_path = str(self.paths.checkpoint(window_id).relative_to(self.paths.root))
+        tags = [m.tag for m in self.config.milestones if (m.metric, m.threshold) in self._milestones_of(window_id)]
+        entries = self.replays.record(window_id, checkpoint_path, make_act, tags)
+        changes: dict[str, Any] = {"latest_replay": entries[-1]}
+        if not was_pinned and not any(pins_checkpoint(entry) for entry in entries):
+            changes["pinned_checkpoints"] = [w for w in self.meta.pinned_checkpoints if w != window_id]
+        self._update(self.meta.status, **changes)
+        logger.info(
+            "window %d: %d replay(s) recorded, net profit %s",
+            window_id,
+            len(entries),
+            ", ".join(f"{entry.net_profit:,.0f}" for entry in entries),
+        )
+
+    def _milestones_of(self, window_id: int) -> set[tuple[str, float]]:
+        return {(m.metric, m.threshold) for m in self.meta.milestones_reached if m.window_id == window_id}
+
     def open_wandb(self) -> None:
         """Start the W&B run (mode offline/online) and record its id and URL."""
         from trainer.wandb_logger import WandbLogger
@@ -147,12 +195,27 @@ class RunWriter:
         self._update(RunStatus.running, started_at=self.meta.started_at or utc_now(), **run_info)
 
     def window(
-        self, record: dict[str, Any], windows: WindowAccumulator, checkpoint: dict[str, Any] | None
+        self,
+        record: dict[str, Any],
+        windows: WindowAccumulator,
+        checkpoint: dict[str, Any] | None,
+        milestones: Sequence[MilestoneReached] = (),
     ) -> None:
         """Append a window record, write the window's checkpoint state if given, update the
-        metadata once for both, then report to W&B and the console."""
+        metadata once for both and the milestones the window reached, then report to W&B and
+        the console."""
         self._windows.append(record)
         changes: dict[str, Any] = {"latest_window": record, **counters(windows)}
+        if milestones:
+            changes["milestones_reached"] = [*self.meta.milestones_reached, *milestones]
+            for milestone in milestones:
+                logger.info(
+                    "milestone: %s reached %g (%g) in window %d",
+                    milestone.metric,
+                    milestone.threshold,
+                    milestone.value,
+                    milestone.window_id,
+                )
         collapse = collapse_of(record) if self.meta.collapse is None else None
         if collapse is not None:
             changes["collapse"] = collapse
@@ -287,6 +350,13 @@ class RunWriter:
         return self.meta
 
 
+def pins_checkpoint(entry: ReplayEntry) -> bool:
+    """Whether retention keeps a replay's checkpoint: for the notable ones (best so far, a
+    milestone), so their policy can be replayed or evaluated again. Every replay is a whole
+    game without its checkpoint; the others' checkpoints follow --keep-checkpoints."""
+    return any(tag == BEST_SO_FAR or tag.startswith(MILESTONE_TAG) for tag in entry.tags)
+
+
 def counters(windows: WindowAccumulator) -> dict[str, int]:
     """The metadata counters of everything trained so far."""
     return {
@@ -364,6 +434,7 @@ def _train_loop(
             "backend": backend.state_dict(),
         }
 
+    milestones = MilestoneTracker(config)
     replay_through = last_window_id(paths.windows) if resume else -1
     saved_env_steps = 0  # env steps of the newest state saved in the run directory
     restored = newest_state(paths) if resume else None
@@ -380,6 +451,9 @@ def _train_loop(
             )
         logger.info("resuming at env step %d (window %d)", windows.env_steps, windows.next_window_id)
     writer.running(vector_backend=env.backend, num_workers=env.workers, **backend.run_info())
+    if restored is not None and restored["window_id"] < windows.next_window_id:
+        # Restored from a checkpoint whose replays a kill -9 may have cut short.
+        writer.record_replays(restored["window_id"], backend.replay_act())
     logger.info(
         "training %s: backend %s, %d envs, %d env steps in windows of %d",
         paths.run_id,
@@ -391,24 +465,29 @@ def _train_loop(
 
     def emit(record: dict[str, Any]) -> None:
         """Write a closed window; every checkpoint_every_windows windows and at the last one,
-        evaluate (eval time is left out of the windows' sps) and checkpoint with it. A window
-        already in windows.jsonl (trained again after a kill -9) only gets its checkpoint."""
+        evaluate and checkpoint with it, then record the checkpoint's replays; check milestones
+        (eval, milestone and replay time are left out of the windows' sps). A window already in windows.jsonl (trained
+        again after a kill -9) only gets its checkpoint and replays."""
         nonlocal saved_env_steps, last
         record.update(backend.window_fields())
         due = (record["window_id"] + 1) % config.checkpoint_every_windows == 0 or (
             record["env_steps_end"] == config.total_env_steps
         )
+        eval_start = time.perf_counter()
         if due:
-            eval_start = time.perf_counter()
             record.update(backend.evaluate())
-            last += time.perf_counter() - eval_start
+        reached = milestones.reached(record, writer.meta.milestones_reached)
+        last += time.perf_counter() - eval_start
         checkpoint = state() if due else None
         if record["window_id"] > replay_through:
-            writer.window(record, windows, checkpoint)
+            writer.window(record, windows, checkpoint, reached)
         elif checkpoint is not None:
             writer.checkpoint(record, checkpoint)
         if due:
             saved_env_steps = windows.env_steps
+            replay_start = time.perf_counter()
+            writer.record_replays(record["window_id"], backend.replay_act())
+            last += time.perf_counter() - replay_start
 
     last = time.perf_counter()
     while windows.env_steps < config.total_env_steps and stop.signum is None:

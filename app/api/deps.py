@@ -15,6 +15,8 @@ from app.core.config import Settings
 from app.follower import FollowerRegistry
 from app.store import RunStore
 from app.supervisor import RunSupervisor
+from app.play import PlaySessions
+from app.replaycache import ReplayCache
 from app.windowlog import WindowLogCache
 from trainer.rundir import RUN_ID_PATTERN, RunMetadata, RunPaths, validate_run_id
 
@@ -39,6 +41,14 @@ def get_window_logs(request: Request) -> WindowLogCache:
     return request.app.state.window_logs
 
 
+def get_play_sessions(request: Request) -> PlaySessions:
+    return request.app.state.play_sessions
+
+
+def get_replay_cache(request: Request) -> ReplayCache:
+    return request.app.state.replay_cache
+
+
 def get_stream_tokens(request: Request) -> StreamTokenSigner:
     return request.app.state.stream_tokens
 
@@ -48,6 +58,8 @@ StoreDep = Annotated[RunStore, Depends(get_store)]
 SupervisorDep = Annotated[RunSupervisor, Depends(get_supervisor)]
 FollowersDep = Annotated[FollowerRegistry, Depends(get_followers)]
 WindowLogsDep = Annotated[WindowLogCache, Depends(get_window_logs)]
+ReplayCacheDep = Annotated[ReplayCache, Depends(get_replay_cache)]
+PlaySessionsDep = Annotated[PlaySessions, Depends(get_play_sessions)]
 StreamTokensDep = Annotated[StreamTokenSigner, Depends(get_stream_tokens)]
 
 _PLAIN_INTEGER_RE = re.compile(r"-?[0-9]{1,18}")
@@ -64,6 +76,8 @@ PlainInt = Annotated[int, BeforeValidator(_plain_integer)]
 # A window id to read after, -1 meaning from the start (the `after` parameter, `Last-Event-ID`).
 AfterWindowId = Annotated[PlainInt, Field(ge=-1)]
 AFTER_WINDOW_ID = TypeAdapter(AfterWindowId)
+# How many milestone events a stream sent (the `.<n>` of an event id).
+MILESTONES_SENT = TypeAdapter(Annotated[PlainInt, Field(ge=0)])
 
 _bearer = HTTPBearer(auto_error=False, description="Needed when the server has an API token.")
 

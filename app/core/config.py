@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     subscriber_queue_size: int = Field(
         1024, gt=0, description="Events buffered per SSE client before a slow client is dropped."
     )
+    play_max_sessions: int = Field(16, gt=0, le=10_000, description="Play sessions open at once; one more gets 429.")
+    play_idle_s: float = Field(600.0, gt=0, description="Seconds without a request after which a play session is closed.")
     sse_ping_s: float = Field(15.0, gt=0, description="Seconds between SSE keep-alive comments.")
     sse_send_timeout_s: float | None = Field(
         None,

@@ -148,7 +148,8 @@ def follow(client: httpx.Client, run_id: str, headers: dict[str, str] | None = N
 
 
 def window_ids(events: list[Event]) -> list[int]:
-    return [int(e.id) for e in events if e.event == "window" and e.id is not None]
+    """The window ids of the window events (an event id is `<window>` or `<window>.<milestones>`)."""
+    return [int(e.id.split(".")[0]) for e in events if e.event == "window" and e.id is not None]
 
 
 def file_windows(runs_root: Path, run_id: str) -> list[dict[str, Any]]:
@@ -165,6 +166,7 @@ class InProcessClient:
     http://localhost. The app's lifespan is not run: no supervisor loop, no trainer."""
 
     def __init__(self, app: Any, headers: dict[str, str]) -> None:
+        self.app = app
         self._portal_cm = anyio.from_thread.start_blocking_portal()
         self._portal = self._portal_cm.__enter__()
         transport = httpx.ASGITransport(app=app)

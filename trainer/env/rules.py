@@ -308,3 +308,33 @@ EPISODE_STATS = (
     ST_FUEL_USED,
     ST_HULL_DAMAGE,
 ) = range(len(EPISODE_STATS))
+
+NODE_TYPE_NAMES = ("station", "cluster", "hazard")
+MINE_MODE_NAMES = ("conservative", "standard", "aggressive")
+FUEL_PACK_NAMES = ("small", "medium", "large")
+# A name per action index, for replays and people: e.g. travel_2, mine_standard, sell_pge_50
+ACTION_NAMES = (
+    *(f"travel_{k}" for k in range(A_HOLD - A_TRAVEL)),
+    "hold",
+    "emergency_burn",
+    "wide_scan",
+    "focused_scan",
+    "deep_scan",
+    "threat_listen",
+    *(f"select_{a}" for a in range(MAX_ASTEROIDS)),
+    *(f"mine_{mode}" for mode in MINE_MODE_NAMES),
+    "stabilize",
+    "refine",
+    "cooldown",
+    "tool_maintenance",
+    "hull_patch",
+    *(f"jettison_{name}" for name in COMMODITY_NAMES),
+    "dock",
+    *(f"sell_{name}_{round(100 * f)}" for name in COMMODITY_NAMES for f in SELL_FRACTIONS),
+    *(f"buy_fuel_{size}" for size in FUEL_PACK_NAMES),
+    "buy_kit",
+    "buy_stabilizer",
+    "buy_decoy",
+    "overhaul",
+    "cash_out",
+)

@@ -12,6 +12,7 @@ from sse_starlette import EventSourceResponse
 
 from app.api.deps import (
     AFTER_WINDOW_ID,
+    MILESTONES_SENT,
     AfterWindowId,
     FollowersDep,
     RunDep,
@@ -20,7 +21,7 @@ from app.api.deps import (
     SupervisorDep,
     WindowLogsDep,
 )
-from app.follower import EventKind, RunEvent, end_event
+from app.follower import EventKind, RunEvent, end_event, event_cursor, milestone_events
 from app.models import ErrorBody, run_resource
 from app.windowlog import Window
 from trainer.rundir import TERMINAL_STATUSES
@@ -34,11 +35,16 @@ STREAM_DOC = """Server-Sent Events, in this order:
 - `snapshot`: the run resource, once, on connect;
 - `window` (`id:` = window_id): each window record as written to windows.jsonl;
 - `checkpoint`: the new latest checkpoint;
+- `milestone`: each milestone reached (`{"metric", "threshold", "window_id", "env_steps", "value",
+  "time"}`), in the order of run_metadata.json's `milestones_reached`;
+- `replay`: each new replay_index.json entry;
 - `status`: each status change (`{"status", "error", "error_kind", "exit_code"}`);
 - `end` (`{"status"}`): the terminal status; then the stream closes.
 
-`Last-Event-ID` (or `?after=`) resumes after that window with no gap and no duplicate; a
-reconnect to a finished run with nothing newer gets 204. A comment is sent every 15 s.
+Event ids are cursors: the last window id sent, then `.<n>` once n milestones were sent (e.g.
+`12` or `12.3`). `Last-Event-ID` (or `?after=`, a window id) resumes after that point with no
+gap and no duplicate window or milestone; a reconnect to a finished run with nothing newer gets
+204. A comment is sent every 15 s.
 """
 
 
@@ -62,16 +68,45 @@ async def _in_chunks(events: Iterable[RunEvent]) -> AsyncIterator[bytes]:
         yield bytes(chunk)
 
 
-def _parse_after(last_event_id: str | None, after: int | None) -> int | None:
-    """The window id to resume after: `Last-Event-ID` if sent (by the same rule as `after`), else `after`."""
+def _parse_after(last_event_id: str | None, after: int | None) -> tuple[int, int] | None:
+    """Where to resume: (window id, milestones sent), from `Last-Event-ID` if sent (`<window>` or
+    `<window>.<milestones>`, by the same rule as `after`), else from `after`."""
     if last_event_id is None:
-        return after
+        return None if after is None else (after, 0)
+    window, dot, milestones = last_event_id.partition(".")
     try:
-        return AFTER_WINDOW_ID.validate_python(last_event_id)
+        return AFTER_WINDOW_ID.validate_python(window), MILESTONES_SENT.validate_python(milestones) if dot else 0
     except ValidationError:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "Last-Event-ID: must be a window id (an integer >= -1)"
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "Last-Event-ID: must be an event id: a window id (an integer >= -1), then optionally "
+            "`.` and a milestone count",
         ) from None
+
+
+class _Cursor:
+    """What one stream has sent: windows up to `window`, the first `milestones` milestones.
+    It drops what was sent already and gives each event its SSE id."""
+
+    def __init__(self, window: int, milestones: int) -> None:
+        self.window = window
+        self.milestones = milestones
+
+    def pass_on(self, event: RunEvent) -> RunEvent | None:
+        if event.kind == EventKind.window and event.id is not None:
+            if event.id <= self.window:
+                return None
+            self.window = event.id
+        elif event.kind == EventKind.milestone and event.ordinal is not None:
+            if event.ordinal <= self.milestones:
+                return None
+            self.milestones = event.ordinal
+        else:
+            return event
+        return event if self.milestones == 0 else event.with_cursor(event_cursor(self.window, self.milestones))
+
+    def all(self, events: Iterable[RunEvent]) -> list[RunEvent]:
+        return [sent for event in events if (sent := self.pass_on(event)) is not None]
 
 
 @router.get(
@@ -95,16 +130,18 @@ async def run_events(
     last_event_id: Annotated[str | None, Header(description="The last window id received; resume after it.")] = None,
 ) -> Response:
     """Follow a run live: snapshot, windows, checkpoints, status changes, end."""
-    after_id = _parse_after(last_event_id, after)
-    since = -1 if after_id is None else after_id
+    resume = _parse_after(last_event_id, after)
+    since, milestones_sent = (-1, 0) if resume is None else resume
+    cursor = _Cursor(since, milestones_sent)
     if meta.status in TERMINAL_STATUSES:
         window_log = window_logs.get(paths.windows)
         last = window_log.last_id()
-        if after_id is not None and (last is None or last <= after_id):
+        nothing_newer = (last is None or last <= since) and len(meta.milestones_reached) <= milestones_sent
+        if resume is not None and nothing_newer:
             return Response(status_code=status.HTTP_204_NO_CONTENT)
         finished = [
             RunEvent(EventKind.snapshot, run_resource(meta, None).model_dump_json()),
-            *map(_window_event, window_log.after(since)),
+            *cursor.all([*map(_window_event, window_log.after(since)), *milestone_events(meta)]),
             end_event(meta),
         ]
         return EventSourceResponse(
@@ -117,16 +154,17 @@ async def run_events(
         try:
             snapshot = run_resource(follower.meta, supervisor.queue_position(meta.run_id))
             history = follower.log.after(since, upto=subscriber.upto)
-            last_sent = history[-1][0] if history else since
-            first = [RunEvent(EventKind.snapshot, snapshot.model_dump_json()), *map(_window_event, history)]
+            first = [
+                RunEvent(EventKind.snapshot, snapshot.model_dump_json()),
+                *cursor.all([*map(_window_event, history), *milestone_events(follower.meta)]),
+            ]
             async for chunk in _in_chunks(first):
                 yield chunk
             while (event := await subscriber.queue.get()) is not None:
-                if event.kind == EventKind.window and event.id is not None:
-                    if event.id <= last_sent:
-                        continue
-                    last_sent = event.id
-                yield event.wire
+                sent = cursor.pass_on(event)
+                if sent is None:
+                    continue
+                yield sent.wire
                 if event.kind == EventKind.end:
                     return
                 if not subscriber.queue.empty():  # a backlog: one write per turn (see _in_chunks)

@@ -6,7 +6,7 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -27,7 +27,7 @@ from app.models import (
 )
 from app.store import InvalidCursor, Run, RunSort
 from app.supervisor import RunSupervisor
-from trainer.config import TrainConfig, TrainerBackend
+from trainer.config import Milestone, MilestoneMetric, TrainConfig, TrainerBackend
 from trainer.rundir import RunMetadata, RunStatus
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -100,6 +100,19 @@ async def create_run(
     return _run(meta, supervisor)
 
 
+def _milestone_filter(text: str | None) -> Milestone | str | None:
+    """The `milestone` query: a Milestone, a metric alone, or None; a 422 naming it if neither."""
+    if text is None or text in get_args(MilestoneMetric):
+        return text
+    try:
+        return Milestone.model_validate(text)
+    except ValidationError as exc:
+        message = "; ".join(error["msg"] for error in exc.errors(include_url=False))
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "milestone"), "msg": message, "input": text}]
+        ) from None
+
+
 @router.get("", response_model=RunPage)
 async def list_runs(
     store: StoreDep,
@@ -109,6 +122,14 @@ async def list_runs(
     ] = None,
     backend: Annotated[TrainerBackend | None, Query(description="Only runs of this trainer backend.")] = None,
     q: Annotated[str | None, Query(max_length=64, description="Only runs whose id starts with this.")] = None,
+    milestone: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Only runs that reached this milestone: `metric:threshold`, or a metric alone for any "
+            "of its thresholds (e.g. `eval_net_profit_over_greedy`).",
+        ),
+    ] = None,
     sort: Annotated[
         RunSort, Query(description="Order: a field, ascending, or descending with a leading `-`.")
     ] = "-created_at",
@@ -120,7 +141,13 @@ async def list_runs(
     """Runs, newest first unless `sort` says otherwise, one page at a time."""
     try:
         runs, next_cursor = store.page(
-            limit=limit, cursor=cursor, sort=sort, status=status_, backend=backend, run_id_prefix=q
+            limit=limit,
+            cursor=cursor,
+            sort=sort,
+            status=status_,
+            backend=backend,
+            run_id_prefix=q,
+            milestone=_milestone_filter(milestone),
         )
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"cursor: {exc}") from exc

@@ -7,7 +7,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.store import CorruptRun
-from app.window_record import WindowRecord
 from trainer.config import TrainConfig, TrainLimits
 from trainer.rundir import (
     RUN_ID_PATTERN,
@@ -21,6 +20,7 @@ from trainer.rundir import (
     RunStatus,
     validate_run_id,
 )
+from trainer.window_record import WindowRecord
 
 
 class RunCreate(TrainConfig):

@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from app.window_record import WindowRecord
 from trainer.config import Milestone, TrainConfig
 from trainer.rundir import (
     TERMINAL_STATUSES,
@@ -35,6 +34,7 @@ from trainer.rundir import (
     write_json_atomic,
     write_metadata,
 )
+from trainer.window_record import WindowRecord
 
 log = logging.getLogger(__name__)
 

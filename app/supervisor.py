@@ -33,7 +33,6 @@ from trainer.rundir import (
     ErrorKind,
     InvalidTransition,
     RunMetadata,
-    RunPaths,
     RunStatus,
     is_run_live,
     utc_now,

@@ -3,7 +3,6 @@ index and metadata, and the text rendering."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from trainer.rundir import utc_now
+from trainer.window_record import WindowRecord
 
 # Window-record fields computed as the mean of one episode statistic over the window's episodes.
 EPISODE_MEANS: dict[str, str] = {
@@ -39,39 +40,9 @@ EPISODE_MEANS: dict[str, str] = {
 # The window-record fields computed over the episodes that ended in the window (null if none).
 EPISODE_FIELDS = ("return_mean", "return_min", "return_max", *list(EPISODE_MEANS)[1:])
 
-# Every field of a window record, in the order written, with its meaning (README "Trainer").
-WINDOW_FIELDS: dict[str, str] = {
-    "window_id": "0-based index of the window in the run",
-    "window_complete": "true in windows.jsonl: the window covers its whole grid cell; false only in "
-    "run_metadata.json's latest_window of a run stopped inside a window (its progress so far)",
-    "env_steps_start": "env steps of the run before this window",
-    "env_steps_end": "env steps of the run at the end of this window",
-    "env_steps_in_window": "env steps in this window (end - start)",
-    "env_steps_total": "same as env_steps_end; the W&B step",
-    "ticks_in_window": "game ticks that passed in this window's env steps",
-    "ticks_total": "game ticks of the run at the end of this window",
-    "episodes": "episodes that ended in this window",
-    "return_mean": "mean episode return (null when no episode ended in the window, as are all "
-    "episode fields below)",
-    "return_min": "lowest episode return",
-    "return_max": "highest episode return",
-    "length_mean": "mean episode length in env steps",
-    "length_ticks_mean": "mean episode length in game ticks",
-    "net_profit_mean": "mean credits earned over the episode (net_profit)",
-    "survival_rate": "fraction of episodes the ship survived (neither destroyed nor stranded)",
-    "destroyed_rate": "fraction of episodes that ended with the ship destroyed",
-    "stranded_rate": "fraction of episodes that ended with the ship stranded",
-    "cash_out_rate": "fraction of episodes that ended by cashing out",
-    "pirate_encounters_mean": "mean pirate encounters per episode",
-    "value_lost_to_pirates_mean": "mean cargo value lost to pirates per episode",
-    "reward_per_step_mean": "mean reward over the window's env steps",
-    "invalid_action_rate": "fraction of the window's env steps whose action was invalid",
-    "action_fractions": "share of the window's env steps that took each action family "
-    "(travel, hold, ..., cash_out); a policy that learned to quit shows cash_out near 1",
-    "sps": "env steps per wall-clock second in this window",
-    "elapsed_s": "wall-clock seconds of training in the run up to the end of this window",
-    "time": "UTC ISO-8601 time the window was closed",
-}
+# Every field of a window record, in the order written, with its meaning: the fields of the
+# WindowRecord model (README "Trainer"; the service types metrics with the same model).
+WINDOW_FIELDS: dict[str, str] = {name: field.description or "" for name, field in WindowRecord.model_fields.items()}
 
 
 class WindowAccumulator:

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.models import RunResource, WindowRecord, run_resource
+from app.models import RunResource, run_resource
 from app.store import RunStore
 from tests.app.support import SHORT, hand_made_run, in_process_client
 from trainer.rundir import RunStatus, read_metadata
-from trainer.windows import WINDOW_FIELDS
 
 
 def _corrupt(runs_root: Path, run_id: str) -> Path:
@@ -111,10 +110,6 @@ def test_runs_sort_by_any_field_both_ways_and_filter_by_id_prefix(tmp_path: Path
         assert ids(sort="run_id") == ["exp-a", "exp-b", "other"]
         assert ids(sort="-run_id", q="exp-") == ["exp-b", "exp-a"]
         assert client.get("/runs", params={"sort": "seed"}).status_code == 422
-
-
-def test_window_records_are_typed_with_every_field_the_trainer_writes() -> None:
-    assert list(WindowRecord.model_fields) == list(WINDOW_FIELDS)
 
 
 def test_openapi_describes_the_run_resource_window_records_and_errors(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 """The window record's model: what each line of metrics/windows.jsonl (and a run's `latest_window`)
-holds, for the OpenAPI schema and for checking a run's metadata."""
+holds. The one definition of its fields: the trainer writes them in this order
+(trainer.windows.WINDOW_FIELDS), the service types its metrics and metadata with it. Imports
+only pydantic, so the server can use it."""
 
 from __future__ import annotations
 

@@ -160,6 +160,7 @@ class PPOBackend:
         )
         steps, envs = config.ppo_rollout_steps, config.num_envs
         self.batch_size = steps * envs
+        self._step_discounts = np.full(envs, config.ppo_gamma)  # gamma per decision, for every env
         self.total_updates = max(1, config.total_env_steps // self.batch_size)
 
         def buffer(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -200,7 +201,7 @@ class PPOBackend:
         """Store the step's rewards and episode ends; update when the rollout is full."""
         c, t, buf = self.config, self.step, self.rollout
         done = env.terminals | env.truncations
-        discounts = c.ppo_gamma ** env.step_ticks if c.ppo_gamma_per_tick else np.full(len(done), c.ppo_gamma)
+        discounts = c.ppo_gamma**env.step_ticks if c.ppo_gamma_per_tick else self._step_discounts
         rewards = env.rewards if self.reward_scaler is None else self.reward_scaler(env.rewards, done, discounts)
         truncations = env.truncations if c.ppo_bootstrap_time_limit else np.zeros_like(done)
         buf["rewards"][t].copy_(torch.from_numpy(np.asarray(rewards, dtype=np.float32)))

@@ -7,25 +7,21 @@ import os
 import signal
 import subprocess
 import sys
-
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.app.support import SHORT, Server
+from tests.app.support import Server
 from trainer.rundir import RunPaths, is_run_live, read_metadata
 
 
 @pytest.fixture(scope="session", autouse=True)
-def compiled_trainer(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Run one tiny real training first, so numba's first compile (tens of seconds on a fresh
-    checkout) is not charged to the deadlines of the tests that follow."""
-    root = tmp_path_factory.mktemp("warm-up")
-    args = [sys.executable, "-m", "trainer", "--run-root", str(root), "--run-id", "warm-up"]
-    args += [f"--{key.replace('_', '-')}={value}" for key, value in SHORT.items()]
-    subprocess.run(args, check=True, capture_output=True, timeout=600)
+def compiled_trainer() -> None:
+    """Fill numba's on-disk cache first (`python -m trainer.warmup`), so the first compile (tens of
+    seconds on a fresh checkout) is not charged to the deadlines of the tests that follow."""
+    subprocess.run([sys.executable, "-m", "trainer.warmup"], check=True, capture_output=True, timeout=600)
 
 
 @pytest.fixture

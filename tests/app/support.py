@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,8 +21,17 @@ import httpx
 
 from app.core.config import Settings
 from app.main import create_app
+from app.store import RunStore
 from trainer.config import TrainConfig
-from trainer.rundir import RunMetadata, RunPaths, RunStatus, utc_now, write_json_atomic, write_metadata
+from trainer.rundir import (
+    RunMetadata,
+    RunPaths,
+    RunStatus,
+    update_status,
+    utc_now,
+    write_json_atomic,
+    write_metadata,
+)
 from trainer.windows import EPISODE_FIELDS
 
 T = TypeVar("T")
@@ -248,3 +257,20 @@ def assert_stopped_inside_its_window(run: dict[str, Any], windows: list[dict[str
         assert partial["env_steps_end"] == run["env_steps_total"]
     else:
         assert run["latest_window"]["window_id"] == windows[-1]["window_id"]
+
+
+def running_run(root: Path, run_id: str = "r") -> RunPaths:
+    """A run created by the store and moved to `running`, with no trainer (for followers)."""
+    RunStore(root).create(run_id, TrainConfig())
+    paths = RunPaths(root / run_id)
+    update_status(paths, RunStatus.starting)
+    update_status(paths, RunStatus.running)
+    return paths
+
+
+def drain(queue: Any) -> list:
+    """Everything waiting in an asyncio queue, without blocking."""
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items

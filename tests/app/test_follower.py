@@ -8,29 +8,13 @@ import json
 import pytest
 
 from app.follower import EventKind, FollowerRegistry, Subscriber, WindowFollower
-from app.store import RunStore
-from trainer.config import TrainConfig
-from trainer.rundir import JsonlAppender, LatestCheckpoint, RunPaths, RunStatus, update_status, utc_now
-
-
-def _run(tmp_path, run_id: str = "r") -> RunPaths:
-    RunStore(tmp_path).create(run_id, TrainConfig())
-    paths = RunPaths(tmp_path / run_id)
-    update_status(paths, RunStatus.starting)
-    update_status(paths, RunStatus.running)
-    return paths
-
-
-def _drain(queue: asyncio.Queue) -> list:
-    items = []
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return items
+from tests.app.support import drain, running_run
+from trainer.rundir import JsonlAppender, LatestCheckpoint, RunStatus, update_status, utc_now
 
 
 def test_follower_publishes_windows_then_checkpoint_status_and_end(tmp_path) -> None:
     async def scenario() -> list:
-        paths = _run(tmp_path)
+        paths = running_run(tmp_path)
         follower = WindowFollower(paths, queue_size=100)
         subscriber = follower.subscribe()
         writer = JsonlAppender(paths.windows)
@@ -42,7 +26,7 @@ def test_follower_publishes_windows_then_checkpoint_status_and_end(tmp_path) -> 
         follower.poll()
         writer.close()
         assert follower.finished
-        return _drain(subscriber.queue)
+        return drain(subscriber.queue)
 
     events = asyncio.run(scenario())
     assert [(e.kind, e.id) for e in events] == [
@@ -54,7 +38,7 @@ def test_follower_publishes_windows_then_checkpoint_status_and_end(tmp_path) -> 
 
 def test_a_slow_subscriber_is_dropped_and_the_others_keep_going(tmp_path) -> None:
     async def scenario() -> tuple[list, list]:
-        paths = _run(tmp_path)
+        paths = running_run(tmp_path)
         follower = WindowFollower(paths, queue_size=2)
         slow, fast = follower.subscribe(), follower.subscribe()
         writer = JsonlAppender(paths.windows)
@@ -62,9 +46,9 @@ def test_a_slow_subscriber_is_dropped_and_the_others_keep_going(tmp_path) -> Non
         for window_id in range(4):
             writer.append({"window_id": window_id})
             follower.poll()
-            received += _drain(fast.queue)
+            received += drain(fast.queue)
         writer.close()
-        return _drain(slow.queue), received
+        return drain(slow.queue), received
 
     slow_events, fast_events = asyncio.run(scenario())
     assert slow_events == [None]
@@ -73,7 +57,7 @@ def test_a_slow_subscriber_is_dropped_and_the_others_keep_going(tmp_path) -> Non
 
 def test_registry_shares_one_follower_and_drops_it_with_the_last_subscriber(tmp_path) -> None:
     async def scenario() -> None:
-        paths = _run(tmp_path)
+        paths = running_run(tmp_path)
         registry = FollowerRegistry(poll_s=0.01, queue_size=10)
         follower, first = registry.subscribe(paths)
         same, second = registry.subscribe(paths)
@@ -99,7 +83,7 @@ def test_a_subscriber_right_after_the_last_one_left_gets_the_next_window(tmp_pat
     """The follower of the last subscriber used to die after a new subscriber had joined it."""
 
     async def scenario() -> int | None:
-        paths = _run(tmp_path)
+        paths = running_run(tmp_path)
         registry = FollowerRegistry(poll_s=0.01, queue_size=10)
         follower, first = registry.subscribe(paths)
         await asyncio.sleep(0)  # let the follower's machinery start
@@ -122,7 +106,7 @@ def test_windows_and_the_end_reach_subscribers(tmp_path, watch: bool, poll_s: fl
     """With the watcher on, the hour-long fallback poll never runs: inotify alone delivers."""
 
     async def scenario() -> list:
-        paths = _run(tmp_path)
+        paths = running_run(tmp_path)
         registry = FollowerRegistry(poll_s=poll_s, queue_size=100, watch=watch)
         follower, subscriber = registry.subscribe(paths)
         writer = JsonlAppender(paths.windows)
@@ -150,7 +134,7 @@ def test_when_files_cannot_be_watched_the_poll_delivers_and_one_warning_says_so(
         registry = FollowerRegistry(poll_s=0.01, queue_size=100)
         subscriptions = []
         for run_id in ("a", "b"):  # the second run restarts the watcher, which fails again
-            paths = _run(tmp_path, run_id)
+            paths = running_run(tmp_path, run_id)
             subscriptions.append((paths, registry.subscribe(paths)[1]))
         ids = []
         for paths, subscriber in subscriptions:
@@ -179,7 +163,7 @@ def test_a_follower_that_fails_once_keeps_publishing(tmp_path, monkeypatch, capl
     monkeypatch.setattr(WindowFollower, "poll", fail_once)
 
     async def scenario() -> int | None:
-        paths = _run(tmp_path)
+        paths = running_run(tmp_path)
         registry = FollowerRegistry(poll_s=0.01, queue_size=100, watch=False)
         _, subscriber = registry.subscribe(paths)
         writer = JsonlAppender(paths.windows)

@@ -8,8 +8,18 @@ import json
 from pathlib import Path
 
 from app.follower import EventKind, WindowFollower
-from tests.app.support import SHORT, Server, file_windows, follow, hand_made_run, in_process_client, sse_events, window_ids
-from tests.app.test_follower import _drain, _run
+from tests.app.support import (
+    SHORT,
+    Server,
+    drain,
+    file_windows,
+    follow,
+    hand_made_run,
+    in_process_client,
+    running_run,
+    sse_events,
+    window_ids,
+)
 from trainer.replay_index import ReplayIndex, write_replay_index
 from trainer.rundir import JsonlAppender, MilestoneReached, ReplayEntry, RunStatus, update_status, utc_now
 
@@ -31,7 +41,7 @@ def replay_entry(window_id: int) -> ReplayEntry:
 
 def test_the_follower_publishes_each_milestone_and_new_replay_once(tmp_path) -> None:
     async def scenario() -> list:
-        paths = _run(tmp_path)
+        paths = running_run(tmp_path)
         follower = WindowFollower(paths, queue_size=100)
         subscriber = follower.subscribe()
         writer = JsonlAppender(paths.windows)
@@ -48,7 +58,7 @@ def test_the_follower_publishes_each_milestone_and_new_replay_once(tmp_path) -> 
         follower.poll()
         follower.poll()
         writer.close()
-        return _drain(subscriber.queue)
+        return drain(subscriber.queue)
 
     events = asyncio.run(scenario())
     assert [(e.kind, e.id, e.ordinal) for e in events] == [

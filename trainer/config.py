@@ -253,6 +253,7 @@ class TrainConfig(BaseModel):
         [128, 128], min_length=1, max_length=8, description="Widths of the policy's shared tanh MLP layers."
     )
     ppo_anneal_lr: bool = Field(True, description="Anneal the learning rate linearly to 0 over the run.")
+    ppo_anneal_ent: bool = Field(False, description="Anneal the entropy coefficient linearly to 0 over the run.")
     ppo_norm_adv: bool = Field(True, description="Normalise advantages per minibatch.")
     ppo_clip_vloss: bool = Field(True, description="Clip the value loss around the rollout's values.")
     ppo_target_kl: float = Field(

@@ -171,7 +171,7 @@ def format_result(name: str, result: EvalResult) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m trainer.evaluate",
-        description="Play held-out evaluation episodes and print mean and 95%% CI of the results.",
+        description="Play held-out evaluation episodes and print mean and 95% CI of the results.",
     )
     parser.add_argument(
         "--policy",

@@ -56,6 +56,7 @@ UPDATE_FIELDS: dict[str, str] = {
     "clip_fraction": "fraction of samples whose probability ratio left [1 - clip, 1 + clip]",
     "explained_variance": "1 - Var(returns - values) / Var(returns) of the rollout (1: perfect critic)",
     "learning_rate": "Adam learning rate of the update (annealed linearly when ppo_anneal_lr)",
+    "entropy_coef": "entropy bonus coefficient of the update (annealed linearly to 0 when ppo_anneal_ent)",
 }
 # Evaluation fields, added to the window records that carry a checkpoint (eval_episodes > 0).
 EVAL_FIELDS: dict[str, str] = {
@@ -249,6 +250,7 @@ class PPOBackend:
         lr = c.ppo_learning_rate * (fraction_left if c.ppo_anneal_lr else 1.0)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        ent_coef = c.ppo_ent_coef * (fraction_left if c.ppo_anneal_ent else 1.0)
 
         minibatch = max(1, self.batch_size // c.ppo_num_minibatches)
         sums: dict[str, float] = defaultdict(float)
@@ -278,7 +280,7 @@ class PPOBackend:
                 value_loss = 0.5 * value_error.mean()
                 mean_entropy = entropy(logp).mean()
 
-                loss = policy_loss - c.ppo_ent_coef * mean_entropy + c.ppo_vf_coef * value_loss
+                loss = policy_loss - ent_coef * mean_entropy + c.ppo_vf_coef * value_loss
                 self.optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.ppo_max_grad_norm)
@@ -303,6 +305,7 @@ class PPOBackend:
             math.nan if var_returns == 0 else 1.0 - (b_returns - b_values).var().item() / var_returns
         )
         stats["learning_rate"] = lr
+        stats["entropy_coef"] = ent_coef
         self._update_stats.append(stats)
         self.updates += 1
 

@@ -12,7 +12,7 @@ from trainer.cli import main
 from trainer.config import TrainConfig
 from trainer.ppo import EVAL_FIELDS
 from trainer.rundir import RunPaths, RunStatus, read_metadata, update_status
-from trainer.train import BEST_CHECKPOINT_BY, RunWriter
+from trainer.run_writer import BEST_CHECKPOINT_BY, RunWriter
 
 RANDOM = ["--trainer-backend", "random", "--num-envs", "16", "--env-time-max", "300", "--window-env-steps", "200"]
 

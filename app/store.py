@@ -317,7 +317,7 @@ def _key(run: Run, field: SortField) -> SortKey:
 def _matches(run: Run, status: str | None, backend: str | None, run_id_prefix: str | None) -> bool:
     if status is not None and run.status != status:
         return False
-    if backend is not None and getattr(run, "trainer_backend", None) != backend:
+    if backend is not None and not (isinstance(run, RunMetadata) and run.trainer_backend == backend):
         return False
     return run_id_prefix is None or run.run_id.startswith(run_id_prefix)
 
@@ -326,7 +326,9 @@ def _reached(run: Run, milestone: Milestone | str | None) -> bool:
     """Whether `run` reached `milestone` (a metric alone: any of its thresholds)."""
     if milestone is None:
         return True
-    for reached in getattr(run, "milestones_reached", ()):
+    if not isinstance(run, RunMetadata):
+        return False
+    for reached in run.milestones_reached:
         if isinstance(milestone, str):
             if reached.metric == milestone:
                 return True

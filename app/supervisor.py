@@ -93,7 +93,7 @@ class RunSupervisor:
                 queued.append(meta)
             elif meta.status not in TERMINAL_STATUSES:
                 self._contain(f"run {meta.run_id}: recovery", lambda: self._recover(meta))
-        queued.sort(key=lambda m: (str(getattr(m, "queued_at", None) or m.created_at), m.run_id))
+        queued.sort(key=lambda m: (m.queued_at or m.created_at, m.run_id))
         self._queue.extend(m.run_id for m in queued)
         self._spawn(self._housekeeping())
         await self._pump()
@@ -253,13 +253,13 @@ class RunSupervisor:
             return  # deleted or cancelled by hand meanwhile
         paths = self._store.paths(run_id)
         # Absolute paths: a launcher may start the trainer elsewhere (a Ray job starts in the run root).
-        if getattr(meta, "launch", "fresh") == "resume":
+        if meta.launch == "resume":
             args = ["--resume", str(paths.root.resolve()), "--total-env-steps", str(meta.target_env_steps)]
         else:
             args = ["--run-root", str(self._store.root.resolve()), "--run-id", run_id,
                     "--config", str(paths.config.resolve())]
         args += ["--limits", self._settings.train_limits.model_dump_json()]
-        attempt = int(getattr(meta, "launch_attempt", None) or 0) + 1
+        attempt = meta.launch_attempt + 1
         self._store.set_status(run_id, RunStatus.starting, launcher=self._launcher.name, launch_attempt=attempt)
         self._launching[run_id] = False
         process: TrainerProcess | None = None

@@ -25,9 +25,11 @@ import time
 from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from trainer.config import VectorBackend
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _RUN_ID_RE = re.compile(RUN_ID_PATTERN)
@@ -173,8 +175,15 @@ class MilestoneReached(BaseModel):
     time: str
 
 
+LaunchKind = Literal["fresh", "resume"]
+
+
 class RunMetadata(BaseModel):
-    """The contents of run_metadata.json. Paths are relative to the run directory."""
+    """The contents of run_metadata.json. Paths are relative to the run directory.
+
+    Fields this version does not know (written by another version) are kept as they are;
+    `update_status` only writes the fields declared here.
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -205,6 +214,18 @@ class RunMetadata(BaseModel):
     error_kind: ErrorKind | None = None
     exit_code: int | None = None
     pid: int | None = None
+    # Written by the service: when the run last entered the queue, and how its next start runs
+    # the trainer (a new run, or `--resume`); each start's launcher and attempt number.
+    queued_at: str | None = None
+    launch: LaunchKind = "fresh"
+    launcher: str | None = None
+    launch_attempt: int = 0
+    # Written by the trainer from `running` on: how it steps its envs and, for PPO, its learner.
+    vector_backend: VectorBackend | None = None
+    num_workers: int | None = None
+    device: str | None = None
+    policy_architecture: str | None = None
+    policy_parameters: int | None = None
     created_at: str
     started_at: str | None = None
     updated_at: str
@@ -327,7 +348,11 @@ def write_metadata(paths: RunPaths, meta: RunMetadata) -> None:
 def update_status(
     paths: RunPaths, new: RunStatus, *, resuming: bool = False, **changes: Any
 ) -> RunMetadata:
-    """The single status writer: validate the transition, apply `changes`, write atomically."""
+    """The single status writer: validate the transition and the `changes` (declared fields of
+    RunMetadata only, TypeError otherwise), apply them, write atomically."""
+    undeclared = set(changes) - set(RunMetadata.model_fields)
+    if undeclared:
+        raise TypeError(f"run_metadata.json has no field {', '.join(sorted(undeclared))}")
     meta = read_metadata(paths)
     check_transition(meta.status, new, resuming=resuming)
     now = utc_now()
@@ -336,7 +361,7 @@ def update_status(
         fields.setdefault("finished_at", now)
     elif resuming:
         fields.setdefault("finished_at", None)
-    updated = meta.model_copy(update=fields)
+    updated = RunMetadata.model_validate({**meta.model_dump(), **fields})
     write_metadata(paths, updated)
     return updated
 

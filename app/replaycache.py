@@ -7,6 +7,7 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
+from app.run_errors import RunNotFound
 from trainer.replay import ReplayLines
 
 Stamp = tuple[int, int, int]
@@ -22,8 +23,12 @@ class ReplayCache:
         self.reads = 0  # files read and decoded (what the cache saves)
 
     def get(self, path: Path) -> ReplayLines:
-        """The decoded replay at `path` (FileNotFoundError, trainer.replay.ReplayFormatError)."""
-        with open(path, "rb") as f:
+        """The decoded replay at `path` (RunNotFound if the file is gone, trainer.replay.ReplayFormatError)."""
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            raise RunNotFound(f"replay file {path.name} is gone") from None
+        with f:
             st = os.fstat(f.fileno())
             stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
             cached = self._replays.pop(path, None)

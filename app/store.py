@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from app.run_errors import RunConflict, RunExists, RunNotFound
 from trainer.config import Milestone, TrainConfig
 from trainer.rundir import (
     TERMINAL_STATUSES,
@@ -138,11 +139,14 @@ class RunStore:
     def create(self, run_id: str, config: TrainConfig) -> RunMetadata:
         """Make the run directory with config.json and `queued` metadata.
 
-        Raises FileExistsError if the directory exists (the caller decides about idempotency).
+        Raises RunExists if the directory exists (the caller decides about idempotency).
         """
         self.root.mkdir(parents=True, exist_ok=True)
         paths = self.paths(run_id)
-        paths.root.mkdir()
+        try:
+            paths.root.mkdir()
+        except FileExistsError:
+            raise RunExists(f"run {run_id} already exists") from None
         paths.make_dirs()
         write_json_atomic(paths.config, config.model_dump(mode="json"))
         now = utc_now()
@@ -168,9 +172,22 @@ class RunStore:
         return meta
 
     def delete(self, run_id: str) -> None:
-        """Remove the run's directory and forget it."""
-        shutil.rmtree(self.paths(run_id).root)
-        self._forget(run_id)
+        """Remove the run's directory and forget it (RunNotFound if it is gone already)."""
+        try:
+            shutil.rmtree(self.paths(run_id).root)
+        except FileNotFoundError:
+            raise RunNotFound(f"no run {run_id}") from None
+        finally:
+            self._forget(run_id)
+
+    def config_json(self, run_id: str) -> dict[str, Any]:
+        """The run's config.json as written; RunNotFound if it has none, RunConflict if it is not JSON."""
+        try:
+            return json.loads(self.paths(run_id).config.read_bytes())
+        except FileNotFoundError:
+            raise RunNotFound(f"run {run_id} has no config.json") from None
+        except ValueError as exc:
+            raise RunConflict(f"run {run_id}: config.json is not JSON: {exc}") from None
 
     def all(self) -> list[RunMetadata]:
         """Every readable run, oldest first (corrupt ones left out)."""

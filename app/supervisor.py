@@ -25,6 +25,7 @@ from app.core.config import Settings
 from app.launcher import AdoptedTrainer, Launcher, TrainerProcess, WatchedTrainer
 from app.models import RayJobPlacement
 from app.ray_launcher import RayJobLauncher, ray_job_placement
+from app.run_errors import RunConflict, RunNotFound
 from app.store import CorruptRun, RunStore
 from app.trainer_log import cap_log, read_tail
 from trainer.config import TrainConfig
@@ -47,14 +48,6 @@ STRAY_SCAN_EVERY = 10  # housekeeping ticks between scans for unwatched runs
 EXIT_WAIT_S = 5.0  # how long DELETE and resume wait for a finished trainer to exit
 KILL_WAIT_S = 5.0  # how long a SIGKILL-ed trainer may take to be seen gone before the cancel failed
 EXIT_BAD_CONFIG = 2  # the trainer's exit status for bad flags, config or run directory
-
-
-class RunConflict(Exception):
-    """The run's state does not allow the request (HTTP 409)."""
-
-
-class RunNotFound(Exception):
-    """No run with that id (HTTP 404)."""
 
 
 class CancelFailed(RunConflict):
@@ -140,7 +133,7 @@ class RunSupervisor:
     # ---- commands --------------------------------------------------------------------------
 
     async def submit(self, run_id: str, config: TrainConfig) -> RunMetadata:
-        """Create the run directory as `queued` and put it in the queue (FileExistsError if taken);
+        """Create the run directory as `queued` and put it in the queue (RunExists if taken);
         it is started before this returns if there is room."""
         meta = self._store.create(run_id, config)
         self._queue.append(run_id)
@@ -232,7 +225,7 @@ class RunSupervisor:
     def _require(self, run_id: str) -> RunMetadata:
         meta = self._store.get(run_id)
         if meta is None:
-            raise RunNotFound(run_id)
+            raise RunNotFound(f"no run {run_id}")
         return meta
 
     # ---- launching and watching ------------------------------------------------------------

@@ -13,10 +13,11 @@ from pydantic import BeforeValidator, Field, TypeAdapter
 from app.api.stream_token import StreamTokenSigner
 from app.core.config import Settings
 from app.follower import FollowerRegistry
-from app.store import RunStore
-from app.supervisor import RunSupervisor
 from app.play import PlaySessions
 from app.replaycache import ReplayCache
+from app.run_errors import RunConflict, RunNotFound
+from app.store import RunStore
+from app.supervisor import RunSupervisor
 from app.windowlog import WindowLogCache
 from trainer.rundir import RUN_ID_PATTERN, RunMetadata, RunPaths, validate_run_id
 
@@ -134,9 +135,9 @@ RunIdDep = Annotated[str, Depends(_run_id)]
 def _existing_run(run_id: RunIdDep, store: StoreDep) -> RunMetadata:
     run = store.lookup(run_id)
     if run is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
+        raise RunNotFound(f"no run {run_id}")
     if not isinstance(run, RunMetadata):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is corrupt ({run.error}); it can only be deleted")
+        raise RunConflict(f"run {run_id} is corrupt ({run.error}); it can only be deleted")
     return run
 
 

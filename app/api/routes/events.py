@@ -22,7 +22,7 @@ from app.api.deps import (
     WindowLogsDep,
 )
 from app.follower import EventKind, RunEvent, end_event, event_cursor, milestone_events
-from app.models import ErrorBody, run_resource
+from app.models import NOT_FOUND, run_resource
 from app.windowlog import Window
 from trainer.rundir import TERMINAL_STATUSES
 
@@ -116,7 +116,7 @@ class _Cursor:
     responses={
         status.HTTP_200_OK: {"content": {"text/event-stream": {}}, "description": "The event stream."},
         status.HTTP_204_NO_CONTENT: {"description": "The run has finished and there is nothing newer."},
-        status.HTTP_404_NOT_FOUND: {"model": ErrorBody},
+        **NOT_FOUND,
     },
 )
 async def run_events(

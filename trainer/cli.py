@@ -21,7 +21,7 @@ from pydantic import AliasChoices, BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from trainer.config import TrainConfig, TrainLimits, load_config_file
-from trainer.logs import trainer_logging
+from trainer.logs import LOG_MAX_BYTES, MIN_LOG_MAX_BYTES, trainer_logging
 from trainer.rundir import RunLock, RunPaths, RunStatus, read_metadata, validate_run_id
 
 # Fields a resumed run may change; the others must match the run's config.json.
@@ -116,8 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-to-run-dir",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="Tee the log into <run dir>/logs/trainer.log, size-capped; skipped when stdout is "
-        "already that file (default: on).",
+        help="Tee the log into <run dir>/logs/trainer.log; skipped when stdout is already that file "
+        "(default: on).",
+    )
+    run.add_argument(
+        "--log-max-bytes",
+        type=int,
+        default=LOG_MAX_BYTES,
+        metavar="BYTES",
+        help="Keep logs/trainer.log and trainer.log.1 under BYTES together: the log moves to .1 at half "
+        f"of it (default: {LOG_MAX_BYTES}; at least {MIN_LOG_MAX_BYTES}).",
     )
     config = parser.add_argument_group(
         "training config (TrainConfig fields; also the keys of a --config file)"
@@ -233,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     given = {name: getattr(args, name) for name in TrainConfig.model_fields if hasattr(args, name)}
     limits = parse_limits(parser, args.limits)
+    if args.log_max_bytes < MIN_LOG_MAX_BYTES:
+        fail(parser, "--log-max-bytes", f"must be at least {MIN_LOG_MAX_BYTES} (got {args.log_max_bytes})")
     start = resumed_run if args.resume else new_run
     config, paths = start(parser, args, given, limits)
     if args.print_config:
@@ -277,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.train import train  # torch and the env: only once there is something to train
 
     try:
-        with trainer_logging(paths.log if args.log_to_run_dir else None):
+        with trainer_logging(paths.log if args.log_to_run_dir else None, args.log_max_bytes):
             return train(config, paths, resume=args.resume is not None)
     finally:
         lock.release()

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from app.filestamp import FileStamp, file_stamp
 from app.run_errors import RunConflict, RunExists, RunNotFound
 from trainer.config import Milestone, TrainConfig
 from trainer.rundir import (
@@ -39,8 +40,6 @@ from trainer.window_record import WindowRecord
 
 log = logging.getLogger(__name__)
 
-# (inode, mtime_ns, size): changes whenever run_metadata.json is replaced or rewritten.
-Stamp = tuple[int, int, int]
 # The fields runs can be listed by; a leading "-" in a sort means descending.
 SortField = Literal["created_at", "updated_at", "run_id"]
 SORT_FIELDS: tuple[SortField, ...] = ("created_at", "updated_at", "run_id")
@@ -89,16 +88,8 @@ def decode_cursor(cursor: str, sort: str) -> SortKey:
 
 @dataclass
 class _Entry:
-    stamp: Stamp
+    stamp: FileStamp
     meta: Run
-
-
-def _stamp(path: Path) -> Stamp | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 class RunStore:
@@ -244,7 +235,7 @@ class RunStore:
 
         Live runs are re-checked on every call; terminal ones at most every `full_recheck_s`.
         """
-        root_stamp = _stamp(self.root)
+        root_stamp = file_stamp(self.root)
         if root_stamp is None:
             for run_id in list(self._entries):
                 self._forget(run_id)
@@ -272,7 +263,7 @@ class RunStore:
             path = self.paths(run_id).metadata
         except ValueError:
             return
-        stamp = _stamp(path)
+        stamp = file_stamp(path)
         if stamp is None:
             if run_id in self._entries:
                 self._forget(run_id)

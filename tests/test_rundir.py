@@ -14,8 +14,10 @@ from trainer.rundir import (
     RunStatus,
     check_transition,
     is_run_live,
+    new_run_id,
     read_complete_lines,
     read_metadata,
+    replace_atomically,
     update_status,
     validate_run_id,
     write_json_atomic,
@@ -109,3 +111,25 @@ def test_launch_and_run_info_fields_are_typed_and_unknown_ones_are_kept(tmp_path
     assert (again.launch, again.launcher, again.launch_attempt) == ("resume", "local", 2)
     assert (again.vector_backend, again.num_workers, again.policy_parameters, again.device) == ("serial", 2, 7, None)
     assert json.loads(paths.metadata.read_text())["written_by_a_newer"] == "x"
+
+
+def test_a_new_run_id_is_valid_and_fresh():
+    first, second = new_run_id(), new_run_id()
+    assert validate_run_id(first) == first and first != second
+
+
+@pytest.mark.parametrize("fsync", [True, False])
+def test_an_atomic_replace_syncs_only_when_asked_and_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch, fsync):
+    synced = []
+    monkeypatch.setattr("trainer.rundir.os.fsync", synced.append)
+    target = tmp_path / "file"
+    replace_atomically(target, lambda f: f.write(b"old"), fsync=fsync)
+    assert target.read_bytes() == b"old" and len(synced) == int(fsync)
+
+    def broken(f):
+        f.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        replace_atomically(target, broken, fsync=fsync)
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["file"]

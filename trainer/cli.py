@@ -12,17 +12,15 @@ import argparse
 import importlib
 import json
 import os
-import secrets
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, NoReturn, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from trainer.config import TrainConfig, TrainLimits, load_config_file
+from trainer.config import TrainConfig, TrainLimits, flag, load_config_file
 from trainer.logs import LOG_MAX_BYTES, MIN_LOG_MAX_BYTES, trainer_logging
-from trainer.rundir import RunLock, RunPaths, RunStatus, read_metadata, validate_run_id
+from trainer.rundir import RunLock, RunPaths, RunStatus, new_run_id, read_metadata, validate_run_id
 
 # Fields a resumed run may change; the others must match the run's config.json.
 RESUMABLE_FIELDS = frozenset(
@@ -37,16 +35,6 @@ RESUMABLE_FIELDS = frozenset(
 )
 # Metadata statuses of a run directory prepared by a launcher, that a new trainer may take over.
 UNSTARTED = (RunStatus.queued, RunStatus.starting)
-
-
-def flag(name: str) -> str:
-    """The CLI flag of a config key: `total_env_steps` -> `--total-env-steps`."""
-    return "--" + name.replace("_", "-")
-
-
-def default_run_id() -> str:
-    """`<UTC %Y%m%dT%H%M%SZ>-<6 hex>`."""
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def add_field_argument(group: argparse._ArgumentGroup, name: str, field: FieldInfo) -> None:
@@ -185,7 +173,7 @@ def new_run(
         except (OSError, ValueError) as exc:
             fail(parser, "--config", str(exc))
     config = resolve_config(parser, base, f"--config {args.config}", given, limits)
-    run_id = args.run_id or default_run_id()
+    run_id = args.run_id or new_run_id()
     try:
         paths = RunPaths(args.run_root / validate_run_id(run_id))
     except ValueError as exc:

@@ -6,7 +6,7 @@ it to `trainer.log.1`, then truncate it). Every writer of the file (the log hand
 launcher's stdout/stderr redirect) appends through O_APPEND, so its next write lands at the new
 end. A run keeps at most `max_bytes` across the two files, plus what is written between two
 records (e.g. a traceback printed to stderr), and the newest lines are always in `trainer.log`.
-This module is stdlib only, so the server can read logs with it.
+This module is light (stdlib and trainer.rundir), so the server can read logs with it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from trainer.rundir import replace_atomically
 
 LOG_MAX_BYTES = 10 * 2**20
 MIN_LOG_MAX_BYTES = 4096
@@ -39,10 +41,8 @@ def cap_log(path: Path, max_bytes: int) -> bool:
         return False
     if size <= max_bytes // 2:
         return False
-    backup = previous_part(path)
-    tmp = backup.with_name(backup.name + ".tmp")
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, backup)
+    with open(path, "rb") as log:
+        replace_atomically(previous_part(path), lambda backup: shutil.copyfileobj(log, backup), fsync=False)
     os.truncate(path, 0)
     return True
 

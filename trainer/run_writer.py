@@ -61,7 +61,11 @@ class RunWriter:
     def start(self, *, resume: bool) -> None:
         """Write config.json and move the run to `starting` (creating its metadata if needed)."""
         self.paths.make_dirs()
-        for stale in (*self.paths.root.glob(".*.tmp"), *self.paths.checkpoints_dir.glob(".*.tmp")):
+        for stale in (
+            *self.paths.root.glob(".*.tmp"),
+            *self.paths.checkpoints_dir.glob(".*.tmp"),
+            *self.paths.logs_dir.glob(".*.tmp"),
+        ):
             stale.unlink()  # left by a killed trainer: we hold the lock, so nobody is writing them
         write_json_atomic(self.paths.config, self.config.model_dump(mode="json"))
         fields: dict[str, Any] = {

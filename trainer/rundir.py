@@ -21,11 +21,13 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -94,6 +96,11 @@ def validate_run_id(run_id: str) -> str:
     if not _RUN_ID_RE.fullmatch(run_id) or ".." in run_id:
         raise ValueError(f"invalid run id {run_id!r}: must match {RUN_ID_PATTERN} and not contain '..'")
     return run_id
+
+
+def new_run_id() -> str:
+    """A fresh run id, `<UTC %Y%m%dT%H%M%SZ>-<6 hex>` (the trainer's and the service's default)."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def utc_now() -> str:
@@ -325,15 +332,28 @@ def replay_id_of(window_id: int, episode: int) -> str:
     return f"{window_id:06d}-{episode:02d}"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so readers see either the old file or the new one, never a mix."""
+def replace_atomically(path: Path, write: Callable[[BinaryIO], object], *, fsync: bool) -> None:
+    """Write `path` so that readers see either the old file or the new one, never a mix: `write`
+    fills a temp file beside it (`.<name>.<pid>.tmp`), which is then renamed into place. With
+    `fsync`, the data is on disk before the rename, so a machine crash leaves the old or the new
+    file, not an empty one. A failed write removes the temp file and leaves `path` as it was."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON atomically and durably (`replace_atomically` with fsync)."""
+    text = json.dumps(data, indent=2) + "\n"
+    replace_atomically(path, lambda f: f.write(text.encode()), fsync=True)
 
 
 def read_metadata(paths: RunPaths) -> RunMetadata:

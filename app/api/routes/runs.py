@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -29,17 +27,12 @@ from app.run_errors import RunConflict, RunExists, RunNotFound
 from app.store import InvalidCursor, Run, RunSort
 from app.supervisor import RunSupervisor
 from trainer.config import Milestone, MilestoneMetric, TrainConfig, TrainerBackend
-from trainer.rundir import RunMetadata, RunStatus
+from trainer.rundir import RunMetadata, RunStatus, new_run_id
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 # State-changing routes: also refused before the handler (foreign origin, body size, type).
 WRITE = {**WRITE_ERRORS, **CONFLICT}
-
-
-def new_run_id() -> str:
-    """`<UTC %Y%m%dT%H%M%SZ>-<6 hex>`, the trainer's own default form."""
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def _run(meta: RunMetadata, supervisor: RunSupervisor) -> RunResource:

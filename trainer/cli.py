@@ -237,14 +237,6 @@ def main(argv: list[str] | None = None) -> int:
         print(config.model_dump_json(indent=2))
         return 0
 
-    from trainer.backends import BACKENDS  # imports the env (numba): after the cheap checks
-
-    if config.trainer_backend not in BACKENDS:
-        fail(
-            parser,
-            "--trainer-backend",
-            f"{config.trainer_backend!r} is not implemented yet; choose from {sorted(BACKENDS)}",
-        )
     if config.wandb_mode != "disabled":
         try:
             importlib.import_module("wandb")

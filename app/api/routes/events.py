@@ -44,7 +44,7 @@ STREAM_DOC = """Server-Sent Events, in this order:
 Event ids are cursors: the last window id sent, then `.<n>` once n milestones were sent (e.g.
 `12` or `12.3`). `Last-Event-ID` (or `?after=`, a window id) resumes after that point with no
 gap and no duplicate window or milestone; a reconnect to a finished run with nothing newer gets
-204. A comment is sent every 15 s.
+204. A keep-alive comment is sent every PROSPECTOR_SSE_PING_S seconds (15 by default).
 """
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
@@ -22,46 +23,23 @@ from app.windowlog import WindowLogCache
 from trainer.rundir import RUN_ID_PATTERN, RunMetadata, RunPaths, validate_run_id
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+def _app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency that returns the service part `create_app` keeps as `app.state.<name>`."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
-def get_store(request: Request) -> RunStore:
-    return request.app.state.store
-
-
-def get_supervisor(request: Request) -> RunSupervisor:
-    return request.app.state.supervisor
-
-
-def get_followers(request: Request) -> FollowerRegistry:
-    return request.app.state.followers
-
-
-def get_window_logs(request: Request) -> WindowLogCache:
-    return request.app.state.window_logs
-
-
-def get_play_sessions(request: Request) -> PlaySessions:
-    return request.app.state.play_sessions
-
-
-def get_replay_cache(request: Request) -> ReplayCache:
-    return request.app.state.replay_cache
-
-
-def get_stream_tokens(request: Request) -> StreamTokenSigner:
-    return request.app.state.stream_tokens
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[RunStore, Depends(get_store)]
-SupervisorDep = Annotated[RunSupervisor, Depends(get_supervisor)]
-FollowersDep = Annotated[FollowerRegistry, Depends(get_followers)]
-WindowLogsDep = Annotated[WindowLogCache, Depends(get_window_logs)]
-ReplayCacheDep = Annotated[ReplayCache, Depends(get_replay_cache)]
-PlaySessionsDep = Annotated[PlaySessions, Depends(get_play_sessions)]
-StreamTokensDep = Annotated[StreamTokenSigner, Depends(get_stream_tokens)]
+SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
+StoreDep = Annotated[RunStore, Depends(_app_state("store"))]
+SupervisorDep = Annotated[RunSupervisor, Depends(_app_state("supervisor"))]
+FollowersDep = Annotated[FollowerRegistry, Depends(_app_state("followers"))]
+WindowLogsDep = Annotated[WindowLogCache, Depends(_app_state("window_logs"))]
+ReplayCacheDep = Annotated[ReplayCache, Depends(_app_state("replay_cache"))]
+PlaySessionsDep = Annotated[PlaySessions, Depends(_app_state("play_sessions"))]
+StreamTokensDep = Annotated[StreamTokenSigner, Depends(_app_state("stream_tokens"))]
 
 _PLAIN_INTEGER_RE = re.compile(r"-?[0-9]{1,18}")
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from app.core.config import Settings
 from app.main import create_app
+from trainer.config import flag
 
 log = logging.getLogger("app")
 
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ENV_ONLY:
             continue
         parser.add_argument(
-            "--" + name.replace("_", "-"),
+            flag(name),
             dest=name,
             default=argparse.SUPPRESS,
             help=f"{field.description} (env PROSPECTOR_{name.upper()})",

@@ -21,6 +21,7 @@ from enum import StrEnum
 from pydantic import ValidationError
 from sse_starlette import ServerSentEvent
 
+from app.filestamp import file_stamp
 from app.filewatch import RunFileWatcher
 from app.windowlog import WindowLog
 from trainer.replay_index import read_replay_index
@@ -104,14 +105,6 @@ class Subscriber:
         return True
 
 
-def _meta_stamp(paths: RunPaths) -> tuple[int, int, int] | None:
-    try:
-        st = paths.metadata.stat()
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
-
-
 class WindowFollower:
     """Tails one run's files and publishes what is new to its subscribers."""
 
@@ -119,7 +112,7 @@ class WindowFollower:
         self.paths = paths
         self._queue_size = queue_size
         self._subscribers: set[Subscriber] = set()
-        self._stamp = _meta_stamp(paths)
+        self._stamp = file_stamp(paths.metadata)
         self.meta = read_metadata(paths)
         self.log = WindowLog(paths.windows)
         self.log.refresh()
@@ -176,7 +169,7 @@ class WindowFollower:
         self.replays_seen = len(replays)
 
     def _read_meta_if_changed(self) -> RunMetadata | None:
-        stamp = _meta_stamp(self.paths)
+        stamp = file_stamp(self.paths.metadata)
         if stamp is None or stamp == self._stamp:
             return None
         self._stamp = stamp  # an unreadable version is reported once, not at every poll

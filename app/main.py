@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -24,12 +25,13 @@ from app.core.config import Settings
 from app.follower import FollowerRegistry
 from app.launcher import Launcher, LocalSubprocessLauncher
 from app.models import AUTH_ERRORS
+from app.play import PlayError, PlaySessions, PlayWorker
 from app.ray_jobs import RayJobsClient
 from app.ray_launcher import RayJobLauncher
-from app.store import RunStore
-from app.supervisor import RunConflict, RunNotFound, RunSupervisor
-from app.play import PlayError, PlaySessions, PlayWorker
 from app.replaycache import ReplayCache
+from app.run_errors import RunConflict, RunNotFound
+from app.store import RunStore
+from app.supervisor import RunSupervisor
 from app.windowlog import WindowLogCache
 
 
@@ -112,7 +114,7 @@ def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
 
     @app.exception_handler(RunNotFound)
     async def _not_found(request: Request, exc: RunNotFound) -> JSONResponse:
-        return JSONResponse({"detail": f"no run {exc}"}, status_code=status.HTTP_404_NOT_FOUND)
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
 
     @app.exception_handler(RunConflict)
     async def _conflict(request: Request, exc: RunConflict) -> JSONResponse:

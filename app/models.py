@@ -235,6 +235,16 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "A body over PROSPECTOR_MAX_BODY_BYTES."},
     415: {"model": ErrorBody, "description": "A body that is not application/json."},
 }
+# The statuses of app.run_errors, for every route that can raise them.
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such run, or no such file of it (the detail says which)."},
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorBody,
+        "description": "The run's state does not allow it, or a file it needs is unreadable (the detail says which).",
+    },
+}
 
 
 def _links(run_id: str) -> RunLinks:

@@ -41,10 +41,9 @@ def submission_id(run_id: str, attempt: int) -> str:
 
 def launched_submission_id(meta: RunMetadata) -> str | None:
     """The submission id of the run's latest launch, if the ray launcher made it."""
-    attempt = getattr(meta, "launch_attempt", None)
-    if getattr(meta, "launcher", None) != RayJobLauncher.name or not isinstance(attempt, int):
+    if meta.launcher != RayJobLauncher.name or meta.launch_attempt == 0:
         return None
-    return submission_id(meta.run_id, attempt)
+    return submission_id(meta.run_id, meta.launch_attempt)
 
 
 class RayTrainer:
@@ -160,9 +159,9 @@ class RayJobLauncher:
 
     async def forget(self, meta: RunMetadata) -> None:
         """Delete the Ray jobs of every launch of a run that is being deleted."""
-        if getattr(meta, "launcher", None) != self.name:
+        if meta.launcher != self.name:
             return
-        for attempt in range(1, int(getattr(meta, "launch_attempt", 0) or 0) + 1):
+        for attempt in range(1, meta.launch_attempt + 1):
             job_id = submission_id(meta.run_id, attempt)
             try:
                 await self.client.delete(job_id)

@@ -7,9 +7,9 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
+from app.filestamp import FileStamp, stamp_of
+from app.run_errors import RunNotFound
 from trainer.replay import ReplayLines
-
-Stamp = tuple[int, int, int]
 
 
 class ReplayCache:
@@ -17,15 +17,18 @@ class ReplayCache:
 
     def __init__(self, budget_bytes: int = 128 * 1024 * 1024) -> None:
         self._budget = budget_bytes
-        self._replays: OrderedDict[Path, tuple[Stamp, ReplayLines]] = OrderedDict()
+        self._replays: OrderedDict[Path, tuple[FileStamp, ReplayLines]] = OrderedDict()
         self._bytes = 0
         self.reads = 0  # files read and decoded (what the cache saves)
 
     def get(self, path: Path) -> ReplayLines:
-        """The decoded replay at `path` (FileNotFoundError, trainer.replay.ReplayFormatError)."""
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        """The decoded replay at `path` (RunNotFound if the file is gone, trainer.replay.ReplayFormatError)."""
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            raise RunNotFound(f"replay file {path.name} is gone") from None
+        with f:
+            stamp = stamp_of(os.fstat(f.fileno()))
             cached = self._replays.pop(path, None)
             if cached is not None and cached[0] == stamp:
                 self._replays[path] = cached

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from app.filestamp import FileStamp, file_stamp
+from app.run_errors import RunConflict, RunExists, RunNotFound
 from trainer.config import Milestone, TrainConfig
 from trainer.rundir import (
     TERMINAL_STATUSES,
@@ -38,8 +40,6 @@ from trainer.window_record import WindowRecord
 
 log = logging.getLogger(__name__)
 
-# (inode, mtime_ns, size): changes whenever run_metadata.json is replaced or rewritten.
-Stamp = tuple[int, int, int]
 # The fields runs can be listed by; a leading "-" in a sort means descending.
 SortField = Literal["created_at", "updated_at", "run_id"]
 SORT_FIELDS: tuple[SortField, ...] = ("created_at", "updated_at", "run_id")
@@ -88,16 +88,8 @@ def decode_cursor(cursor: str, sort: str) -> SortKey:
 
 @dataclass
 class _Entry:
-    stamp: Stamp
+    stamp: FileStamp
     meta: Run
-
-
-def _stamp(path: Path) -> Stamp | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 class RunStore:
@@ -138,11 +130,14 @@ class RunStore:
     def create(self, run_id: str, config: TrainConfig) -> RunMetadata:
         """Make the run directory with config.json and `queued` metadata.
 
-        Raises FileExistsError if the directory exists (the caller decides about idempotency).
+        Raises RunExists if the directory exists (the caller decides about idempotency).
         """
         self.root.mkdir(parents=True, exist_ok=True)
         paths = self.paths(run_id)
-        paths.root.mkdir()
+        try:
+            paths.root.mkdir()
+        except FileExistsError:
+            raise RunExists(f"run {run_id} already exists") from None
         paths.make_dirs()
         write_json_atomic(paths.config, config.model_dump(mode="json"))
         now = utc_now()
@@ -168,9 +163,22 @@ class RunStore:
         return meta
 
     def delete(self, run_id: str) -> None:
-        """Remove the run's directory and forget it."""
-        shutil.rmtree(self.paths(run_id).root)
-        self._forget(run_id)
+        """Remove the run's directory and forget it (RunNotFound if it is gone already)."""
+        try:
+            shutil.rmtree(self.paths(run_id).root)
+        except FileNotFoundError:
+            raise RunNotFound(f"no run {run_id}") from None
+        finally:
+            self._forget(run_id)
+
+    def config_json(self, run_id: str) -> dict[str, Any]:
+        """The run's config.json as written; RunNotFound if it has none, RunConflict if it is not JSON."""
+        try:
+            return json.loads(self.paths(run_id).config.read_bytes())
+        except FileNotFoundError:
+            raise RunNotFound(f"run {run_id} has no config.json") from None
+        except ValueError as exc:
+            raise RunConflict(f"run {run_id}: config.json is not JSON: {exc}") from None
 
     def all(self) -> list[RunMetadata]:
         """Every readable run, oldest first (corrupt ones left out)."""
@@ -227,7 +235,7 @@ class RunStore:
 
         Live runs are re-checked on every call; terminal ones at most every `full_recheck_s`.
         """
-        root_stamp = _stamp(self.root)
+        root_stamp = file_stamp(self.root)
         if root_stamp is None:
             for run_id in list(self._entries):
                 self._forget(run_id)
@@ -255,7 +263,7 @@ class RunStore:
             path = self.paths(run_id).metadata
         except ValueError:
             return
-        stamp = _stamp(path)
+        stamp = file_stamp(path)
         if stamp is None:
             if run_id in self._entries:
                 self._forget(run_id)
@@ -317,7 +325,7 @@ def _key(run: Run, field: SortField) -> SortKey:
 def _matches(run: Run, status: str | None, backend: str | None, run_id_prefix: str | None) -> bool:
     if status is not None and run.status != status:
         return False
-    if backend is not None and getattr(run, "trainer_backend", None) != backend:
+    if backend is not None and not (isinstance(run, RunMetadata) and run.trainer_backend == backend):
         return False
     return run_id_prefix is None or run.run_id.startswith(run_id_prefix)
 
@@ -326,7 +334,9 @@ def _reached(run: Run, milestone: Milestone | str | None) -> bool:
     """Whether `run` reached `milestone` (a metric alone: any of its thresholds)."""
     if milestone is None:
         return True
-    for reached in getattr(run, "milestones_reached", ()):
+    if not isinstance(run, RunMetadata):
+        return False
+    for reached in run.milestones_reached:
         if isinstance(milestone, str):
             if reached.metric == milestone:
                 return True

@@ -25,8 +25,9 @@ from app.core.config import Settings
 from app.launcher import AdoptedTrainer, Launcher, TrainerProcess, WatchedTrainer
 from app.models import RayJobPlacement
 from app.ray_launcher import RayJobLauncher, ray_job_placement
+from app.run_errors import RunConflict, RunNotFound
 from app.store import CorruptRun, RunStore
-from app.trainer_log import cap_log, read_tail
+from app.trainer_log import read_tail
 from trainer.config import TrainConfig
 from trainer.rundir import (
     TERMINAL_STATUSES,
@@ -43,18 +44,10 @@ log = logging.getLogger(__name__)
 RESUMABLE = frozenset({RunStatus.cancelled, RunStatus.interrupted, RunStatus.failed})
 LOG_TAIL_LINES = 20
 STARTUP_GRACE_S = 60.0  # how long an adopted, starting trainer may run without the lock
-STRAY_SCAN_EVERY = 10  # housekeeping ticks between scans for unwatched runs
+STRAY_SCAN_EVERY = 10  # supervise_poll_s periods between scans for unwatched runs
 EXIT_WAIT_S = 5.0  # how long DELETE and resume wait for a finished trainer to exit
 KILL_WAIT_S = 5.0  # how long a SIGKILL-ed trainer may take to be seen gone before the cancel failed
 EXIT_BAD_CONFIG = 2  # the trainer's exit status for bad flags, config or run directory
-
-
-class RunConflict(Exception):
-    """The run's state does not allow the request (HTTP 409)."""
-
-
-class RunNotFound(Exception):
-    """No run with that id (HTTP 404)."""
 
 
 class CancelFailed(RunConflict):
@@ -93,7 +86,7 @@ class RunSupervisor:
                 queued.append(meta)
             elif meta.status not in TERMINAL_STATUSES:
                 self._contain(f"run {meta.run_id}: recovery", lambda: self._recover(meta))
-        queued.sort(key=lambda m: (str(getattr(m, "queued_at", None) or m.created_at), m.run_id))
+        queued.sort(key=lambda m: (m.queued_at or m.created_at, m.run_id))
         self._queue.extend(m.run_id for m in queued)
         self._spawn(self._housekeeping())
         await self._pump()
@@ -140,7 +133,7 @@ class RunSupervisor:
     # ---- commands --------------------------------------------------------------------------
 
     async def submit(self, run_id: str, config: TrainConfig) -> RunMetadata:
-        """Create the run directory as `queued` and put it in the queue (FileExistsError if taken);
+        """Create the run directory as `queued` and put it in the queue (RunExists if taken);
         it is started before this returns if there is room."""
         meta = self._store.create(run_id, config)
         self._queue.append(run_id)
@@ -232,7 +225,7 @@ class RunSupervisor:
     def _require(self, run_id: str) -> RunMetadata:
         meta = self._store.get(run_id)
         if meta is None:
-            raise RunNotFound(run_id)
+            raise RunNotFound(f"no run {run_id}")
         return meta
 
     # ---- launching and watching ------------------------------------------------------------
@@ -253,13 +246,14 @@ class RunSupervisor:
             return  # deleted or cancelled by hand meanwhile
         paths = self._store.paths(run_id)
         # Absolute paths: a launcher may start the trainer elsewhere (a Ray job starts in the run root).
-        if getattr(meta, "launch", "fresh") == "resume":
+        if meta.launch == "resume":
             args = ["--resume", str(paths.root.resolve()), "--total-env-steps", str(meta.target_env_steps)]
         else:
             args = ["--run-root", str(self._store.root.resolve()), "--run-id", run_id,
                     "--config", str(paths.config.resolve())]
         args += ["--limits", self._settings.train_limits.model_dump_json()]
-        attempt = int(getattr(meta, "launch_attempt", None) or 0) + 1
+        args += ["--log-max-bytes", str(self._settings.log_max_bytes)]
+        attempt = meta.launch_attempt + 1
         self._store.set_status(run_id, RunStatus.starting, launcher=self._launcher.name, launch_attempt=attempt)
         self._launching[run_id] = False
         process: TrainerProcess | None = None
@@ -347,21 +341,10 @@ class RunSupervisor:
         log.info("run %s: %s (%s)", run_id, status.value, error)
 
     async def _housekeeping(self) -> None:
-        """Keep every live run's log under its cap; now and then, look for unwatched runs."""
-        tick = 0
+        """Now and then, look for unwatched runs."""
         while True:
-            await asyncio.sleep(self._settings.supervise_poll_s)
-            tick += 1
-            if tick % STRAY_SCAN_EVERY == 0:
-                self._contain("the scan for unwatched runs", self._watch_strays)
-            self._contain("capping the trainers' logs", self._cap_logs)
-
-    def _cap_logs(self) -> None:
-        for run_id in list(self._active):
-            try:
-                cap_log(self._store.paths(run_id).log, self._settings.log_max_bytes)
-            except OSError as exc:
-                log.warning("run %s: could not cap its log: %s", run_id, exc)
+            await asyncio.sleep(self._settings.supervise_poll_s * STRAY_SCAN_EVERY)
+            self._contain("the scan for unwatched runs", self._watch_strays)
 
     def _watch_strays(self) -> None:
         """Adopt live runs nobody watches (e.g. `python -m trainer` started by hand into the run

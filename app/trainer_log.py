@@ -1,37 +1,21 @@
-"""The trainer's log file: keeping it under its size cap, and reading its last lines.
+"""Reading the trainer's log: its last lines (reaching into `trainer.log.1`), and a live follow.
 
-The trainer writes logs/trainer.log through an O_APPEND descriptor, so the service can cap it
-the way logrotate's copytruncate does: copy the file to `trainer.log.1`, then truncate it; the
-trainer's next write lands at the new end. At most `max_bytes` are kept across the two files
-(plus whatever is written between two checks).
+The trainer caps the file itself (trainer.logs); a follow that sees the file shrink starts over
+at its new beginning.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-import shutil
 from collections import deque
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+from trainer.logs import previous_part
 
-def previous_part(path: Path) -> Path:
-    return path.with_name(path.name + ".1")
-
-
-def cap_log(path: Path, max_bytes: int) -> bool:
-    """Move the log aside once it passes half the cap; True if it did."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return False
-    if size <= max_bytes // 2:
-        return False
-    backup = previous_part(path)
-    tmp = backup.with_name(backup.name + ".tmp")
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, backup)
-    os.truncate(path, 0)
-    return True
+FOLLOW_POLL_S = 0.25
+READ_CHUNK = 64 * 1024
 
 
 def read_tail(path: Path, lines: int, *, max_bytes: int = 1024 * 1024) -> str:
@@ -48,3 +32,30 @@ def read_tail(path: Path, lines: int, *, max_bytes: int = 1024 * 1024) -> str:
         kept.extend(data.splitlines(keepends=True))
     text = b"".join(kept)[-max_bytes:]
     return text.decode("utf-8", errors="replace")
+
+
+async def follow_log(path: Path, first: str, over: Callable[[], bool]) -> AsyncIterator[bytes]:
+    """`first`, then whatever is appended to the log, until `over()` and the log is drained."""
+    yield first.encode()
+    try:
+        offset = path.stat().st_size
+    except FileNotFoundError:
+        offset = 0
+    while True:
+        finished = over()
+        try:
+            with open(path, "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                if size < offset:  # moved aside by the size cap: start over on the new file
+                    offset = 0
+                f.seek(offset)
+                chunk = f.read(READ_CHUNK)
+        except FileNotFoundError:
+            chunk = b""
+        if chunk:
+            offset += len(chunk)
+            yield chunk
+        elif finished:
+            return
+        else:
+            await asyncio.sleep(FOLLOW_POLL_S)

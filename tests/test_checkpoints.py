@@ -11,8 +11,8 @@ from trainer.checkpoint import CHECKPOINT_FORMAT, CheckpointError, checkpoints_t
 from trainer.cli import main
 from trainer.config import TrainConfig
 from trainer.ppo import EVAL_FIELDS
+from trainer.run_writer import BEST_CHECKPOINT_BY, RunWriter
 from trainer.rundir import RunPaths, RunStatus, read_metadata, update_status
-from trainer.train import BEST_CHECKPOINT_BY, RunWriter
 
 RANDOM = ["--trainer-backend", "random", "--num-envs", "16", "--env-time-max", "300", "--window-env-steps", "200"]
 
@@ -93,3 +93,15 @@ def test_the_best_evaluated_checkpoint_outlives_retention(tmp_path):
     best = read_metadata(paths).best_checkpoint
     assert best.window_id == scores.index(max(scores)) and best.eval_net_profit_mean == max(scores)
     assert kept(paths) == sorted({f"ckpt_{best.window_id:06d}.pt", "ckpt_000005.pt"})
+
+
+def test_a_resumed_run_refuses_a_checkpoint_of_another_format_by_name(tmp_path):
+    paths = RunPaths.of(tmp_path, "old")
+    assert train(tmp_path, "--run-id", "old", *RANDOM, "--total-env-steps", "400") == 0
+    newest = paths.checkpoint(1)
+    state = torch.load(newest, weights_only=True)
+    torch.save({**state, "format": CHECKPOINT_FORMAT - 1}, newest)
+    assert train(tmp_path, "--resume", str(paths.root), "--total-env-steps", "800") == 1
+    meta = read_metadata(paths)
+    assert meta.status == RunStatus.failed and meta.error.startswith("CheckpointError: ")
+    assert "ckpt_000001.pt" in meta.error and f"format {CHECKPOINT_FORMAT - 1}" in meta.error

@@ -180,10 +180,9 @@ def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_
     paths = RunPaths.of(tmp_path, "ppo")
     meta = read_metadata(paths)
     assert meta.status == RunStatus.completed and meta.env_steps_total == 2000
-    extra = meta.model_extra
-    assert (extra["device"], extra["vector_backend"], extra["num_workers"]) == ("cpu", "native", 1)
-    assert extra["policy_architecture"] == "284-32-32 tanh -> 69 + 1"  # the scouted observation
-    assert extra["policy_parameters"] == sum(p.numel() for p in Policy([32, 32], obs_size=284).parameters())
+    assert (meta.device, meta.vector_backend, meta.num_workers) == ("cpu", "native", 1)
+    assert meta.policy_architecture == "284-32-32 tanh -> 69 + 1"  # the scouted observation
+    assert meta.policy_parameters == sum(p.numel() for p in Policy([32, 32], obs_size=284).parameters())
 
     windows = windows_of(paths)
     assert len(windows) == 4 and sum(w["updates"] for w in windows) == 2000 // (8 * 24)
@@ -233,7 +232,7 @@ def test_a_ppo_run_under_worker_backends_completes(tmp_path, vector_backend):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     meta = read_metadata(RunPaths.of(tmp_path, "w"))
-    assert (meta.model_extra["vector_backend"], meta.model_extra["num_workers"]) == (vector_backend, 2)
+    assert (meta.vector_backend, meta.num_workers) == (vector_backend, 2)
     assert meta.episodes_total > 0
 
 

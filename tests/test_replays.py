@@ -19,7 +19,7 @@ from trainer.replay import main as replay_main
 from trainer.replay_index import read_replay_index
 from trainer.replay_record import ReplayObserver, record_episodes
 from trainer.rundir import RunPaths, read_metadata
-from trainer.train import pins_checkpoint
+from trainer.run_writer import pins_checkpoint
 
 RANDOM = [
     "--trainer-backend", "random", "--num-envs", "16", "--env-time-max", "300", "--window-env-steps", "200",

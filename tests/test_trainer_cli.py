@@ -4,11 +4,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
+from trainer.backends import BACKENDS
 from trainer.cli import build_parser, main
-from trainer.config import TrainConfig
+from trainer.config import TrainConfig, TrainerBackend
 from trainer.rundir import RunMetadata, RunPaths, RunStatus, utc_now, write_metadata
 from trainer.windows import WINDOW_FIELDS
 
@@ -221,3 +223,24 @@ def test_a_missing_wandb_package_is_a_clear_error_before_training(tmp_path):
     assert proc.returncode == 2
     assert "argument --wandb-mode" in proc.stderr and "wandb package" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_backend_the_config_accepts_is_implemented_and_none_more():
+    """The CLI relies on it: --trainer-backend's choices are TrainerBackend, and BACKENDS serves each."""
+    assert set(get_args(TrainerBackend)) == set(BACKENDS)
+
+
+def test_a_bad_run_directory_is_refused_before_torch_and_the_env_are_imported(tmp_path):
+    blocked = tmp_path / "occupied"
+    blocked.write_text("")  # a file where the run root should be a directory
+    code = (
+        "import sys\n"
+        "from trainer.cli import main\n"
+        "try:\n"
+        f"    main(['--run-root', {str(blocked)!r}, '--run-id', 'r', '--total-env-steps', '10'])\n"
+        "except SystemExit as exc:\n"
+        "    heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'numba', 'pufferlib'})\n"
+        "    print(exc.code, heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "2 []", result.stderr

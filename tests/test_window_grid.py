@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-import trainer.train
+import trainer.run_writer
 from trainer.backends import RandomBackend
 from trainer.checkpoint import load_checkpoint
 from trainer.cli import main
@@ -71,15 +71,15 @@ def stop_at_call(monkeypatch: pytest.MonkeyPatch, backend: type, call: int) -> N
 
 
 def kill_at(monkeypatch: pytest.MonkeyPatch, name: str, when: Callable[[tuple[Any, ...]], bool]) -> None:
-    """Make trainer.train's `name` die (Killed) instead of running when `when(args)` holds."""
-    original = getattr(trainer.train, name)
+    """Make trainer.run_writer's `name` die (Killed) instead of running when `when(args)` holds."""
+    original = getattr(trainer.run_writer, name)
 
     def dying(*args: Any, **kwargs: Any) -> Any:
         if when(args):
             raise Killed
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(trainer.train, name, dying)
+    monkeypatch.setattr(trainer.run_writer, name, dying)
 
 
 def checkpoint_ids(paths: RunPaths) -> list[int]:

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from trainer.windows import EPISODE_FIELDS, WINDOW_FIELDS, WindowAccumulator
+import trainer.windows
+from trainer.windows import EPISODE_FIELDS, WINDOW_FIELDS, StepClock, WindowAccumulator
 
 STATS = (
     "return",
@@ -220,3 +221,14 @@ def test_a_window_opened_off_the_grid_runs_to_the_next_multiple():
         (3, 20, 30),
         (4, 30, 33),
     ]
+
+
+def test_a_step_clock_leaves_paused_time_out_of_the_next_lap(monkeypatch):
+    now = iter([0.0, 10.0, 11.0, 12.5, 16.5, 20.0])  # made, start, lap, pause in, pause out, lap
+    monkeypatch.setattr(trainer.windows.time, "perf_counter", lambda: next(now))
+    clock = StepClock()
+    clock.start()
+    assert clock.lap() == 1.0
+    with clock.paused():
+        pass
+    assert clock.lap() == 20.0 - 11.0 - (16.5 - 12.5)

@@ -8,7 +8,6 @@ Retention: `checkpoints_to_prune` keeps the newest `keep_checkpoints` plus the p
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 import zlib
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainer.rundir import RunPaths
+from trainer.rundir import RunPaths, replace_atomically
 
 CHECKPOINT_FORMAT = 2
 _ARRAY_KEY = "__ndarray_zlib__"
@@ -54,10 +53,11 @@ def to_numpy(value: Any) -> Any:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save `state` to a temp file beside `path`, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(to_torch({"format": CHECKPOINT_FORMAT, **state}), tmp)
-    os.replace(tmp, path)
+    """torch.save `state` to a temp file beside `path`, then rename it into place. Not fsync-ed:
+    checkpoints are large and frequent, and one a machine crash leaves unreadable is refused by
+    name (CheckpointError) rather than misread."""
+    payload = to_torch({"format": CHECKPOINT_FORMAT, **state})
+    replace_atomically(path, lambda f: torch.save(payload, f), fsync=False)
 
 
 class CheckpointError(ValueError):

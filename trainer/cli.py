@@ -12,17 +12,15 @@ import argparse
 import importlib
 import json
 import os
-import secrets
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, NoReturn, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from trainer.config import TrainConfig, TrainLimits, load_config_file
-from trainer.logs import trainer_logging
-from trainer.rundir import RunLock, RunPaths, RunStatus, read_metadata, validate_run_id
+from trainer.config import TrainConfig, TrainLimits, flag, load_config_file
+from trainer.logs import LOG_MAX_BYTES, MIN_LOG_MAX_BYTES, trainer_logging
+from trainer.rundir import RunLock, RunPaths, RunStatus, new_run_id, read_metadata, validate_run_id
 
 # Fields a resumed run may change; the others must match the run's config.json.
 RESUMABLE_FIELDS = frozenset(
@@ -37,16 +35,6 @@ RESUMABLE_FIELDS = frozenset(
 )
 # Metadata statuses of a run directory prepared by a launcher, that a new trainer may take over.
 UNSTARTED = (RunStatus.queued, RunStatus.starting)
-
-
-def flag(name: str) -> str:
-    """The CLI flag of a config key: `total_env_steps` -> `--total-env-steps`."""
-    return "--" + name.replace("_", "-")
-
-
-def default_run_id() -> str:
-    """`<UTC %Y%m%dT%H%M%SZ>-<6 hex>`."""
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def add_field_argument(group: argparse._ArgumentGroup, name: str, field: FieldInfo) -> None:
@@ -116,8 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-to-run-dir",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="Tee the log into <run dir>/logs/trainer.log, size-capped; skipped when stdout is "
-        "already that file (default: on).",
+        help="Tee the log into <run dir>/logs/trainer.log; skipped when stdout is already that file "
+        "(default: on).",
+    )
+    run.add_argument(
+        "--log-max-bytes",
+        type=int,
+        default=LOG_MAX_BYTES,
+        metavar="BYTES",
+        help="Keep logs/trainer.log and trainer.log.1 under BYTES together: the log moves to .1 at half "
+        f"of it (default: {LOG_MAX_BYTES}; at least {MIN_LOG_MAX_BYTES}).",
     )
     config = parser.add_argument_group(
         "training config (TrainConfig fields; also the keys of a --config file)"
@@ -177,7 +173,7 @@ def new_run(
         except (OSError, ValueError) as exc:
             fail(parser, "--config", str(exc))
     config = resolve_config(parser, base, f"--config {args.config}", given, limits)
-    run_id = args.run_id or default_run_id()
+    run_id = args.run_id or new_run_id()
     try:
         paths = RunPaths(args.run_root / validate_run_id(run_id))
     except ValueError as exc:
@@ -233,20 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     given = {name: getattr(args, name) for name in TrainConfig.model_fields if hasattr(args, name)}
     limits = parse_limits(parser, args.limits)
+    if args.log_max_bytes < MIN_LOG_MAX_BYTES:
+        fail(parser, "--log-max-bytes", f"must be at least {MIN_LOG_MAX_BYTES} (got {args.log_max_bytes})")
     start = resumed_run if args.resume else new_run
     config, paths = start(parser, args, given, limits)
     if args.print_config:
         print(config.model_dump_json(indent=2))
         return 0
 
-    from trainer.backends import BACKENDS  # imports the env (numba): after the cheap checks
-
-    if config.trainer_backend not in BACKENDS:
-        fail(
-            parser,
-            "--trainer-backend",
-            f"{config.trainer_backend!r} is not implemented yet; choose from {sorted(BACKENDS)}",
-        )
     if config.wandb_mode != "disabled":
         try:
             importlib.import_module("wandb")
@@ -277,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.train import train  # torch and the env: only once there is something to train
 
     try:
-        with trainer_logging(paths.log if args.log_to_run_dir else None):
+        with trainer_logging(paths.log if args.log_to_run_dir else None, args.log_max_bytes):
             return train(config, paths, resume=args.resume is not None)
     finally:
         lock.release()

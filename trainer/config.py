@@ -62,6 +62,11 @@ DEFAULT_MILESTONES = [
 DEPRECATED_KEYS = frozenset({"flush_partial_window"})
 
 
+def flag(name: str) -> str:
+    """The command-line flag of a settings or config key: `total_env_steps` -> `--total-env-steps`."""
+    return "--" + name.replace("_", "-")
+
+
 class TrainLimits(BaseModel):
     """What one run may cost, set by the operator (the service's `PROSPECTOR_TRAIN_LIMITS`, the
     trainer's `--limits`), never by a client: a TrainConfig beyond them is refused, naming the field."""

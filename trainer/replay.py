@@ -21,12 +21,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from trainer.rundir import replace_atomically
 
 FORMAT_VERSION = 1
 
@@ -55,12 +56,7 @@ def write_replay(path: Path, header: dict[str, Any], frames: list[dict[str, Any]
     """Write a replay atomically (a temp file, then a rename); return its size in bytes."""
     data = encode_replay(header, frames, end)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    replace_atomically(path, lambda f: f.write(data), fsync=True)
     return len(data)
 
 

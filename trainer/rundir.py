@@ -21,13 +21,17 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from trainer.config import VectorBackend
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _RUN_ID_RE = re.compile(RUN_ID_PATTERN)
@@ -92,6 +96,11 @@ def validate_run_id(run_id: str) -> str:
     if not _RUN_ID_RE.fullmatch(run_id) or ".." in run_id:
         raise ValueError(f"invalid run id {run_id!r}: must match {RUN_ID_PATTERN} and not contain '..'")
     return run_id
+
+
+def new_run_id() -> str:
+    """A fresh run id, `<UTC %Y%m%dT%H%M%SZ>-<6 hex>` (the trainer's and the service's default)."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def utc_now() -> str:
@@ -173,8 +182,15 @@ class MilestoneReached(BaseModel):
     time: str
 
 
+LaunchKind = Literal["fresh", "resume"]
+
+
 class RunMetadata(BaseModel):
-    """The contents of run_metadata.json. Paths are relative to the run directory."""
+    """The contents of run_metadata.json. Paths are relative to the run directory.
+
+    Fields this version does not know (written by another version) are kept as they are;
+    `update_status` only writes the fields declared here.
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -205,6 +221,18 @@ class RunMetadata(BaseModel):
     error_kind: ErrorKind | None = None
     exit_code: int | None = None
     pid: int | None = None
+    # Written by the service: when the run last entered the queue, and how its next start runs
+    # the trainer (a new run, or `--resume`); each start's launcher and attempt number.
+    queued_at: str | None = None
+    launch: LaunchKind = "fresh"
+    launcher: str | None = None
+    launch_attempt: int = 0
+    # Written by the trainer from `running` on: how it steps its envs and, for PPO, its learner.
+    vector_backend: VectorBackend | None = None
+    num_workers: int | None = None
+    device: str | None = None
+    policy_architecture: str | None = None
+    policy_parameters: int | None = None
     created_at: str
     started_at: str | None = None
     updated_at: str
@@ -304,15 +332,28 @@ def replay_id_of(window_id: int, episode: int) -> str:
     return f"{window_id:06d}-{episode:02d}"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so readers see either the old file or the new one, never a mix."""
+def replace_atomically(path: Path, write: Callable[[BinaryIO], object], *, fsync: bool) -> None:
+    """Write `path` so that readers see either the old file or the new one, never a mix: `write`
+    fills a temp file beside it (`.<name>.<pid>.tmp`), which is then renamed into place. With
+    `fsync`, the data is on disk before the rename, so a machine crash leaves the old or the new
+    file, not an empty one. A failed write removes the temp file and leaves `path` as it was."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON atomically and durably (`replace_atomically` with fsync)."""
+    text = json.dumps(data, indent=2) + "\n"
+    replace_atomically(path, lambda f: f.write(text.encode()), fsync=True)
 
 
 def read_metadata(paths: RunPaths) -> RunMetadata:
@@ -327,7 +368,11 @@ def write_metadata(paths: RunPaths, meta: RunMetadata) -> None:
 def update_status(
     paths: RunPaths, new: RunStatus, *, resuming: bool = False, **changes: Any
 ) -> RunMetadata:
-    """The single status writer: validate the transition, apply `changes`, write atomically."""
+    """The single status writer: validate the transition and the `changes` (declared fields of
+    RunMetadata only, TypeError otherwise), apply them, write atomically."""
+    undeclared = set(changes) - set(RunMetadata.model_fields)
+    if undeclared:
+        raise TypeError(f"run_metadata.json has no field {', '.join(sorted(undeclared))}")
     meta = read_metadata(paths)
     check_transition(meta.status, new, resuming=resuming)
     now = utc_now()
@@ -336,7 +381,7 @@ def update_status(
         fields.setdefault("finished_at", now)
     elif resuming:
         fields.setdefault("finished_at", None)
-    updated = meta.model_copy(update=fields)
+    updated = RunMetadata.model_validate({**meta.model_dump(), **fields})
     write_metadata(paths, updated)
     return updated
 

@@ -1,6 +1,6 @@
-"""The training loop shared by every backend, and the writer of the run directory.
+"""The training loop shared by every backend.
 
-    env step (batch) -> WindowAccumulator -> closed windows -> RunWriter
+    env step (batch) -> WindowAccumulator -> closed windows -> RunWriter (trainer.run_writer)
                                                               windows.jsonl, run_metadata.json,
                                                               checkpoints, W&B, console
 
@@ -17,66 +17,27 @@ after that state (a kill -9) are not appended twice, but get the checkpoints the
 from __future__ import annotations
 
 import json
-import os
 import signal
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from trainer.backends import BACKENDS, Backend
-from trainer.checkpoint import (
-    checkpoint_ids,
-    checkpoints_to_prune,
-    load_checkpoint,
-    newest_checkpoint,
-    save_checkpoint,
-)
+from trainer.checkpoint import load_checkpoint, newest_checkpoint
 from trainer.config import TrainConfig
 from trainer.env import ACTION_FAMILIES, EPISODE_STATS
-from trainer.evaluate import ActFn
 from trainer.logs import logger
 from trainer.milestones import MilestoneTracker
-from trainer.replay_writer import BEST_SO_FAR, MILESTONE_TAG, ReplayWriter
-from trainer.rundir import (
-    BestCheckpoint,
-    ErrorKind,
-    JsonlAppender,
-    LatestCheckpoint,
-    RunMetadata,
-    RunPaths,
-    MilestoneReached,
-    ReplayEntry,
-    RunStatus,
-    collapse_of,
-    config_fields,
-    read_complete_lines,
-    read_metadata,
-    update_status,
-    utc_now,
-    write_json_atomic,
-    write_metadata,
-)
+from trainer.run_writer import RunWriter, counters
+from trainer.rundir import ErrorKind, RunPaths, RunStatus, read_complete_lines
 from trainer.vector import VectorEnv
-from trainer.windows import WindowAccumulator
-
-if TYPE_CHECKING:
-    from trainer.wandb_logger import WandbLogger
+from trainer.windows import StepClock, WindowAccumulator
 
 EXIT_FAILED = 1
-# The evaluation field that ranks checkpoints for retention (the best one is kept).
-BEST_CHECKPOINT_BY = "eval_net_profit_mean"
-COUNTER_FIELDS = {
-    "env_steps_total",
-    "ticks_total",
-    "episodes_total",
-    "windows_emitted",
-    "checkpoints_written",
-}
 
 
 class StopRequest:
@@ -99,276 +60,6 @@ class StopRequest:
         if self.signum is None:
             logger.info("received %s: stopping at the next step boundary", signal.Signals(signum).name)
         self.signum = signum
-
-
-class RunWriter:
-    """Everything a trainer writes about its run: files, metadata, W&B and console lines."""
-
-    def __init__(self, paths: RunPaths, config: TrainConfig) -> None:
-        self.paths = paths
-        self.config = config
-        self.wandb: WandbLogger | None = None
-        self.meta: RunMetadata | None = None
-        self._windows: JsonlAppender | None = None
-        self.replays = ReplayWriter(paths, config)
-
-    def start(self, *, resume: bool) -> None:
-        """Write config.json and move the run to `starting` (creating its metadata if needed)."""
-        self.paths.make_dirs()
-        for stale in (*self.paths.root.glob(".*.tmp"), *self.paths.checkpoints_dir.glob(".*.tmp")):
-            stale.unlink()  # left by a killed trainer: we hold the lock, so nobody is writing them
-        write_json_atomic(self.paths.config, self.config.model_dump(mode="json"))
-        fields: dict[str, Any] = {
-            **config_fields(self.config),
-            "pid": os.getpid(),
-            "error": None,
-            "error_kind": None,
-            "exit_code": None,
-            **self._replay_fields(),
-        }
-        if not self.paths.metadata.exists():
-            now = utc_now()
-            meta = RunMetadata(
-                run_id=self.paths.run_id, status=RunStatus.starting, created_at=now, updated_at=now, **fields
-            )
-            write_metadata(self.paths, meta)
-            self.meta = meta
-            return
-        if read_metadata(self.paths).status == RunStatus.running:
-            # Our caller holds the lock, so whoever left it `running` is gone.
-            update_status(
-                self.paths, RunStatus.interrupted, error="trainer process vanished", error_kind=ErrorKind.interrupted
-            )
-        self.meta = update_status(self.paths, RunStatus.starting, resuming=resume, **fields)
-
-    def _replay_fields(self) -> dict[str, Any]:
-        """The metadata fields of the run's replays, from replay_index.json (made consistent
-        with replays/ first: a killed trainer may have left either behind the other)."""
-        if not self.paths.replay_index.exists() and self.config.eval_replays == 0:
-            return {}
-        index = self.replays.reconcile()
-        fields: dict[str, Any] = {
-            "latest_replay": index.replays[-1] if index.replays else None,
-            "replay_index_path": str(self.paths.replay_index.relative_to(self.paths.root)),
-        }
-        notable = {entry.window_id for entry in index.replays if pins_checkpoint(entry)}
-        if notable and self.paths.metadata.exists():
-            pinned = read_metadata(self.paths).pinned_checkpoints
-            fields["pinned_checkpoints"] = sorted({*pinned, *notable})
-        return fields
-
-    def record_replays(self, window_id: int, make_act: Callable[[int], ActFn]) -> None:
-        """Record checkpoint `window_id`'s eval_replays replays (unless it has them already,
-        from before a kill -9), tagged with the milestones the window reached. The checkpoint
-        is pinned first, and unpinned if no replay is notable (see `pins_checkpoint`)."""
-        if self.config.eval_replays == 0 or window_id in self.replays.index.windows():
-            return
-        was_pinned = window_id in self.meta.pinned_checkpoints
-        self.pin_checkpoint(window_id)
-        checkpoint_path = str(self.paths.checkpoint(window_id).relative_to(self.paths.root))
-        tags = [m.tag for m in self.config.milestones if (m.metric, m.threshold) in self._milestones_of(window_id)]
-        entries = self.replays.record(window_id, checkpoint_path, make_act, tags)
-        changes: dict[str, Any] = {"latest_replay": entries[-1]}
-        if not was_pinned and not any(pins_checkpoint(entry) for entry in entries):
-            changes["pinned_checkpoints"] = [w for w in self.meta.pinned_checkpoints if w != window_id]
-        self._update(self.meta.status, **changes)
-        logger.info(
-            "window %d: %d replay(s) recorded, net profit %s",
-            window_id,
-            len(entries),
-            ", ".join(f"{entry.net_profit:,.0f}" for entry in entries),
-        )
-
-    def _milestones_of(self, window_id: int) -> set[tuple[str, float]]:
-        return {(m.metric, m.threshold) for m in self.meta.milestones_reached if m.window_id == window_id}
-
-    def open_wandb(self) -> None:
-        """Start the W&B run (mode offline/online) and record its id and URL."""
-        from trainer.wandb_logger import WandbLogger
-
-        self.wandb = WandbLogger(self.config, self.paths.root)
-        self._update(RunStatus.starting, wandb_run_id=self.wandb.run.id, wandb_run_url=self.wandb.url)
-
-    def running(self, **run_info: Any) -> None:
-        """Move to `running`, recording `run_info` (vector backend, device, policy...)."""
-        self._windows = JsonlAppender(self.paths.windows)
-        self._update(RunStatus.running, started_at=self.meta.started_at or utc_now(), **run_info)
-
-    def window(
-        self,
-        record: dict[str, Any],
-        windows: WindowAccumulator,
-        checkpoint: dict[str, Any] | None,
-        milestones: Sequence[MilestoneReached] = (),
-    ) -> None:
-        """Append a window record, write the window's checkpoint state if given, update the
-        metadata once for both and the milestones the window reached, then report to W&B and
-        the console."""
-        self._windows.append(record)
-        changes: dict[str, Any] = {"latest_window": record, **counters(windows)}
-        if milestones:
-            changes["milestones_reached"] = [*self.meta.milestones_reached, *milestones]
-            for milestone in milestones:
-                logger.info(
-                    "milestone: %s reached %g (%g) in window %d",
-                    milestone.metric,
-                    milestone.threshold,
-                    milestone.value,
-                    milestone.window_id,
-                )
-        collapse = collapse_of(record) if self.meta.collapse is None else None
-        if collapse is not None:
-            changes["collapse"] = collapse
-            logger.warning(
-                "collapse: episodes in window %d last %.1f steps on average (cash-out rate %s): "
-                "the policy has learned to end episodes at once",
-                collapse.window_id,
-                collapse.length_mean,
-                _fmt(collapse.cash_out_rate, ".2f"),
-            )
-        if checkpoint is not None:
-            changes.update(self._save_checkpoint(record, checkpoint))
-        self._update(RunStatus.running, **changes)
-        if self.wandb is not None:
-            self.wandb.log_window(record)
-        if checkpoint is not None:
-            self._after_checkpoint(record["window_id"])
-        logger.info(
-            "window %d | env steps %d | ticks %d | %s sps | episodes %d | return mean %s",
-            record["window_id"],
-            record["env_steps_total"],
-            record["ticks_total"],
-            _fmt(record["sps"], ",.0f"),
-            record["episodes"],
-            _fmt(record["return_mean"], ".3f"),
-        )
-
-    def checkpoint(self, record: dict[str, Any], state: dict[str, Any]) -> None:
-        """Write the missing checkpoint of a window already in windows.jsonl (trained again
-        after a kill -9 left the window written but not its checkpoint)."""
-        self._update(RunStatus.running, **self._save_checkpoint(record, state))
-        self._after_checkpoint(record["window_id"])
-
-    def stopped(
-        self, partial: dict[str, Any] | None, windows: WindowAccumulator, state: dict[str, Any] | None
-    ) -> None:
-        """A run stopped inside a window: save `state` (if not saved yet) as the resume point
-        and show the open window's progress so far (`partial`) as the latest window."""
-        changes: dict[str, Any] = counters(windows)
-        if partial is not None:
-            changes["latest_window"] = partial
-        if state is not None:
-            save_checkpoint(
-                self.paths.resume_point,
-                {
-                    "window_id": windows.next_window_id,
-                    "env_steps_total": windows.env_steps,
-                    "created_at": utc_now(),
-                    **state,
-                },
-            )
-            logger.info(
-                "stopped inside window %d at env step %d: state saved to %s",
-                windows.next_window_id,
-                windows.env_steps,
-                self.paths.resume_point.relative_to(self.paths.root),
-            )
-        self._update(RunStatus.running, **changes)
-
-    def pin_checkpoint(self, window_id: int) -> None:
-        """Keep checkpoint `window_id` whatever --keep-checkpoints says (for what points at it,
-        e.g. a replay); recorded in run_metadata.json's `pinned_checkpoints`."""
-        pinned = sorted({*self.meta.pinned_checkpoints, window_id})
-        self._update(self.meta.status, pinned_checkpoints=pinned)
-
-    def _save_checkpoint(self, record: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-        """Write checkpoints/ckpt_<window_id>.pt; return the metadata changes that point at it.
-
-        Its env_steps_total is what the state has trained (`state["windows"]["env_steps"]`):
-        the window's end plus the rest of the batch step that closed it, which the state's
-        window accumulator holds as the next window's first steps.
-        """
-        window_id = record["window_id"]
-        path = self.paths.checkpoint(window_id)
-        env_steps_total = int(state["windows"]["env_steps"])
-        created_at = utc_now()
-        save_checkpoint(
-            path,
-            {"window_id": window_id, "env_steps_total": env_steps_total, "created_at": created_at, **state},
-        )
-        latest = LatestCheckpoint(
-            window_id=window_id,
-            env_steps_total=env_steps_total,
-            path=str(path.relative_to(self.paths.root)),
-            created_at=created_at,
-        )
-        changes: dict[str, Any] = {
-            "latest_checkpoint": latest,
-            "checkpoints_written": self.meta.checkpoints_written + 1,
-        }
-        score = record.get(BEST_CHECKPOINT_BY)
-        best = self.meta.best_checkpoint
-        if score is not None and (best is None or score > best.eval_net_profit_mean):
-            changes["best_checkpoint"] = BestCheckpoint(window_id=window_id, eval_net_profit_mean=score)
-        return changes
-
-    def _after_checkpoint(self, window_id: int) -> None:
-        """Report the new checkpoint to W&B, drop the resume point it supersedes and delete
-        the checkpoints retention does not keep."""
-        if self.wandb is not None:
-            self.wandb.log_checkpoint(self.paths.checkpoint(window_id), window_id)
-        self.paths.resume_point.unlink(missing_ok=True)
-        protected = set(self.meta.pinned_checkpoints)
-        if self.meta.best_checkpoint is not None:
-            protected.add(self.meta.best_checkpoint.window_id)
-        for old in checkpoints_to_prune(checkpoint_ids(self.paths), self.config.keep_checkpoints, protected):
-            self.paths.checkpoint(old).unlink(missing_ok=True)
-
-    def close_windows(self) -> None:
-        """Close windows.jsonl (when training ends, however it ends)."""
-        if self._windows is not None:
-            self._windows.close()
-            self._windows = None
-
-    def finish(
-        self,
-        status: RunStatus,
-        exit_code: int,
-        *,
-        error: str | None = None,
-        error_kind: ErrorKind | None = None,
-        **changes: Any,
-    ) -> None:
-        """Write the terminal status and close the W&B run."""
-        meta = self._update(status, exit_code=exit_code, error=error, error_kind=error_kind, **changes)
-        if self.wandb is not None:
-            summary = {"status": status.value, **meta.model_dump(include=COUNTER_FIELDS)}
-            self.wandb.finish(summary, exit_code)
-
-    def _update(self, status: RunStatus, **changes: Any) -> RunMetadata:
-        self.meta = update_status(self.paths, status, **changes)
-        return self.meta
-
-
-def pins_checkpoint(entry: ReplayEntry) -> bool:
-    """Whether retention keeps a replay's checkpoint: for the notable ones (best so far, a
-    milestone), so their policy can be replayed or evaluated again. Every replay is a whole
-    game without its checkpoint; the others' checkpoints follow --keep-checkpoints."""
-    return any(tag == BEST_SO_FAR or tag.startswith(MILESTONE_TAG) for tag in entry.tags)
-
-
-def counters(windows: WindowAccumulator) -> dict[str, int]:
-    """The metadata counters of everything trained so far."""
-    return {
-        "env_steps_total": windows.env_steps,
-        "ticks_total": windows.ticks,
-        "episodes_total": windows.episodes,
-        "windows_emitted": windows.next_window_id,
-    }
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def last_window_id(path: Path) -> int:
@@ -419,102 +110,133 @@ def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: b
 def _train_loop(
     config: TrainConfig, writer: RunWriter, stop: StopRequest, env: VectorEnv, *, resume: bool
 ) -> WindowAccumulator:
-    paths = writer.paths
     backend: Backend = BACKENDS[config.trainer_backend](config, env)
-    windows = WindowAccumulator(
-        config.window_env_steps, config.total_env_steps, config.num_envs, EPISODE_STATS, ACTION_FAMILIES
-    )
-
-    def state() -> dict[str, Any]:
-        return {
-            "trainer_backend": config.trainer_backend,
-            "config": config.model_dump(mode="json"),
-            "windows": windows.state_dict(),
-            "env": env.get_state(),
-            "backend": backend.state_dict(),
-        }
-
-    milestones = MilestoneTracker(config)
-    replay_through = last_window_id(paths.windows) if resume else -1
-    saved_env_steps = 0  # env steps of the newest state saved in the run directory
-    restored = newest_state(paths) if resume else None
-    if restored is not None:
-        if not env.set_state(restored["env"]):
-            logger.warning("the checkpoint holds no env state (%s workers): new episodes start", env.backend)
-        backend.load_state_dict(restored["backend"])
-        windows.load_state_dict(restored["windows"])
-        saved_env_steps = windows.env_steps
-        if windows.env_steps > config.total_env_steps:
-            raise ValueError(
-                f"the run has trained {windows.env_steps} env steps, more than total_env_steps "
-                f"({config.total_env_steps})"
-            )
-        logger.info("resuming at env step %d (window %d)", windows.env_steps, windows.next_window_id)
+    loop = TrainingLoop(config, writer, env, backend)
+    restored = loop.restore() if resume else None
     writer.running(vector_backend=env.backend, num_workers=env.workers, **backend.run_info())
-    if restored is not None and restored["window_id"] < windows.next_window_id:
+    if restored is not None and restored["window_id"] < loop.windows.next_window_id:
         # Restored from a checkpoint whose replays a kill -9 may have cut short.
         writer.record_replays(restored["window_id"], backend.replay_act())
     logger.info(
         "training %s: backend %s, %d envs, %d env steps in windows of %d",
-        paths.run_id,
+        writer.paths.run_id,
         config.trainer_backend,
         config.num_envs,
         config.total_env_steps,
         config.window_env_steps,
     )
+    loop.run(stop)
+    return loop.windows
 
-    def emit(record: dict[str, Any]) -> None:
-        """Write a closed window; every checkpoint_every_windows windows and at the last one,
-        evaluate and checkpoint with it, then record the checkpoint's replays; check milestones
-        (eval, milestone and replay time are left out of the windows' sps). A window already in windows.jsonl (trained
-        again after a kill -9) only gets its checkpoint and replays."""
-        nonlocal saved_env_steps, last
-        record.update(backend.window_fields())
-        due = (record["window_id"] + 1) % config.checkpoint_every_windows == 0 or (
-            record["env_steps_end"] == config.total_env_steps
+
+class TrainingLoop:
+    """One trainer's walk over the window grid: batch steps in, closed windows (with their
+    checkpoints and replays) out to the RunWriter."""
+
+    def __init__(self, config: TrainConfig, writer: RunWriter, env: VectorEnv, backend: Backend) -> None:
+        self.config = config
+        self.writer = writer
+        self.env = env
+        self.backend = backend
+        self.windows = WindowAccumulator(
+            config.window_env_steps, config.total_env_steps, config.num_envs, EPISODE_STATS, ACTION_FAMILIES
         )
-        eval_start = time.perf_counter()
-        if due:
-            record.update(backend.evaluate())
-        reached = milestones.reached(record, writer.meta.milestones_reached)
-        last += time.perf_counter() - eval_start
-        checkpoint = state() if due else None
-        if record["window_id"] > replay_through:
-            writer.window(record, windows, checkpoint, reached)
+        self.milestones = MilestoneTracker(config)
+        self.clock = StepClock()
+        # Windows up to this id are in windows.jsonl already (trained again after a kill -9).
+        self.written_through = -1
+        # Env steps of the newest state saved in the run directory.
+        self.saved_env_steps = 0
+
+    def state(self) -> dict[str, Any]:
+        """Everything a checkpoint or resume point holds."""
+        return {
+            "trainer_backend": self.config.trainer_backend,
+            "config": self.config.model_dump(mode="json"),
+            "windows": self.windows.state_dict(),
+            "env": self.env.get_state(),
+            "backend": self.backend.state_dict(),
+        }
+
+    def restore(self) -> dict[str, Any] | None:
+        """Continue from the run directory: skip the windows already written, load the newest
+        saved state (None if there is none); ValueError if it trained past total_env_steps."""
+        self.written_through = last_window_id(self.writer.paths.windows)
+        restored = newest_state(self.writer.paths)
+        if restored is None:
+            return None
+        if not self.env.set_state(restored["env"]):
+            logger.warning("the checkpoint holds no env state (%s workers): new episodes start", self.env.backend)
+        self.backend.load_state_dict(restored["backend"])
+        self.windows.load_state_dict(restored["windows"])
+        self.saved_env_steps = self.windows.env_steps
+        if self.windows.env_steps > self.config.total_env_steps:
+            raise ValueError(
+                f"the run has trained {self.windows.env_steps} env steps, more than total_env_steps "
+                f"({self.config.total_env_steps})"
+            )
+        logger.info("resuming at env step %d (window %d)", self.windows.env_steps, self.windows.next_window_id)
+        return restored
+
+    def run(self, stop: StopRequest) -> None:
+        """Step until total_env_steps or a stop signal, closing windows as they fill; a run
+        stopped inside a window saves its state and shows the open window's progress."""
+        config, env, backend, windows = self.config, self.env, self.backend, self.windows
+        self.clock.start()
+        while windows.env_steps < config.total_env_steps and stop.signum is None:
+            actions = backend.act(env.observations, env.action_mask)
+            finished = env.step(actions)
+            backend.after_step(env)
+            n = min(config.num_envs, config.total_env_steps - windows.env_steps)
+            closed = windows.add_step(
+                env.rewards[:n],
+                env.step_ticks[:n],
+                env.invalid_actions[:n],
+                actions[:n],
+                finished,
+                env.episode_stats,
+                self.clock.lap(),
+            )
+            for record in closed:
+                self.close_window(record)
+        if windows.env_steps < config.total_env_steps:
+            self.stop_inside_window()
+
+    def checkpoint_due(self, record: dict[str, Any]) -> bool:
+        """Whether the window closing with `record` is evaluated and checkpointed: every
+        checkpoint_every_windows windows, and the last window of the run."""
+        every = self.config.checkpoint_every_windows
+        return (record["window_id"] + 1) % every == 0 or record["env_steps_end"] == self.config.total_env_steps
+
+    def close_window(self, record: dict[str, Any]) -> None:
+        """Write a closed window, evaluated and with its checkpoint when one is due, then record
+        the checkpoint's replays; check milestones. Evaluation, milestone and replay time are
+        left out of the windows' sps. A window already in windows.jsonl only gets its checkpoint
+        and replays."""
+        record.update(self.backend.window_fields())
+        due = self.checkpoint_due(record)
+        with self.clock.paused():
+            if due:
+                record.update(self.backend.evaluate())
+            reached = self.milestones.reached(record, self.writer.meta.milestones_reached)
+        checkpoint = self.state() if due else None
+        if record["window_id"] > self.written_through:
+            self.writer.window(record, self.windows, checkpoint, reached)
         elif checkpoint is not None:
-            writer.checkpoint(record, checkpoint)
+            self.writer.checkpoint(record, checkpoint)
         if due:
-            saved_env_steps = windows.env_steps
-            replay_start = time.perf_counter()
-            writer.record_replays(record["window_id"], backend.replay_act())
-            last += time.perf_counter() - replay_start
+            self.saved_env_steps = self.windows.env_steps
+            with self.clock.paused():
+                self.writer.record_replays(record["window_id"], self.backend.replay_act())
 
-    last = time.perf_counter()
-    while windows.env_steps < config.total_env_steps and stop.signum is None:
-        actions = backend.act(env.observations, env.action_mask)
-        finished = env.step(actions)
-        backend.after_step(env)
-        n = min(config.num_envs, config.total_env_steps - windows.env_steps)
-        now = time.perf_counter()
-        closed = windows.add_step(
-            env.rewards[:n],
-            env.step_ticks[:n],
-            env.invalid_actions[:n],
-            actions[:n],
-            finished,
-            env.episode_stats,
-            now - last,
-        )
-        last = now
-        for record in closed:
-            emit(record)
-
-    if windows.env_steps < config.total_env_steps:  # stopped inside the grid
-        partial = windows.snapshot()
-        if partial is not None and partial["window_id"] <= replay_through:
-            partial = None  # that window is already in windows.jsonl
-        writer.stopped(partial, windows, state() if windows.env_steps != saved_env_steps else None)
-    return windows
+    def stop_inside_window(self) -> None:
+        """Save the state of a run stopped inside the grid (unless saved already) and show the
+        open window's progress, unless that window is already in windows.jsonl."""
+        partial = self.windows.snapshot()
+        if partial is not None and partial["window_id"] <= self.written_through:
+            partial = None
+        unsaved = self.windows.env_steps != self.saved_env_steps
+        self.writer.stopped(partial, self.windows, self.state() if unsaved else None)
 
 
 def newest_state(paths: RunPaths) -> dict[str, Any] | None:

@@ -15,7 +15,9 @@ runs to the next multiple of W, so boundaries stay on the grid.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -45,8 +47,39 @@ EPISODE_FIELDS = ("return_mean", "return_min", "return_max", *list(EPISODE_MEANS
 WINDOW_FIELDS: dict[str, str] = {name: field.description or "" for name, field in WindowRecord.model_fields.items()}
 
 
+class StepClock:
+    """The wall seconds of each batch step for `WindowAccumulator.add_step`: the time since the
+    previous lap, less the time spent `paused()` (evaluation, replays), which is left out of
+    the windows' sps and elapsed_s."""
+
+    def __init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        """Start timing the first step now."""
+        self._last = time.perf_counter()
+
+    def lap(self) -> float:
+        """The seconds since the previous lap (or start), paused time left out."""
+        now = time.perf_counter()
+        seconds, self._last = now - self._last, now
+        return seconds
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Leave the time spent inside out of the next lap."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._last += time.perf_counter() - start
+
+
 class WindowAccumulator:
-    """Feeds on batch steps and returns each window record as soon as the window closes."""
+    """Feeds on batch steps and returns each window record as soon as the window closes.
+
+    A window's sps counts the seconds given with its steps (a StepClock's laps leave paused
+    time out)."""
 
     def __init__(
         self,

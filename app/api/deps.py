@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
@@ -13,54 +14,32 @@ from pydantic import BeforeValidator, Field, TypeAdapter
 from app.api.stream_token import StreamTokenSigner
 from app.core.config import Settings
 from app.follower import FollowerRegistry
-from app.store import RunStore
-from app.supervisor import RunSupervisor
 from app.play import PlaySessions
 from app.replaycache import ReplayCache
+from app.run_errors import RunConflict, RunNotFound
+from app.store import RunStore
+from app.supervisor import RunSupervisor
 from app.windowlog import WindowLogCache
 from trainer.rundir import RUN_ID_PATTERN, RunMetadata, RunPaths, validate_run_id
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+def _app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency that returns the service part `create_app` keeps as `app.state.<name>`."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
-def get_store(request: Request) -> RunStore:
-    return request.app.state.store
-
-
-def get_supervisor(request: Request) -> RunSupervisor:
-    return request.app.state.supervisor
-
-
-def get_followers(request: Request) -> FollowerRegistry:
-    return request.app.state.followers
-
-
-def get_window_logs(request: Request) -> WindowLogCache:
-    return request.app.state.window_logs
-
-
-def get_play_sessions(request: Request) -> PlaySessions:
-    return request.app.state.play_sessions
-
-
-def get_replay_cache(request: Request) -> ReplayCache:
-    return request.app.state.replay_cache
-
-
-def get_stream_tokens(request: Request) -> StreamTokenSigner:
-    return request.app.state.stream_tokens
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[RunStore, Depends(get_store)]
-SupervisorDep = Annotated[RunSupervisor, Depends(get_supervisor)]
-FollowersDep = Annotated[FollowerRegistry, Depends(get_followers)]
-WindowLogsDep = Annotated[WindowLogCache, Depends(get_window_logs)]
-ReplayCacheDep = Annotated[ReplayCache, Depends(get_replay_cache)]
-PlaySessionsDep = Annotated[PlaySessions, Depends(get_play_sessions)]
-StreamTokensDep = Annotated[StreamTokenSigner, Depends(get_stream_tokens)]
+SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
+StoreDep = Annotated[RunStore, Depends(_app_state("store"))]
+SupervisorDep = Annotated[RunSupervisor, Depends(_app_state("supervisor"))]
+FollowersDep = Annotated[FollowerRegistry, Depends(_app_state("followers"))]
+WindowLogsDep = Annotated[WindowLogCache, Depends(_app_state("window_logs"))]
+ReplayCacheDep = Annotated[ReplayCache, Depends(_app_state("replay_cache"))]
+PlaySessionsDep = Annotated[PlaySessions, Depends(_app_state("play_sessions"))]
+StreamTokensDep = Annotated[StreamTokenSigner, Depends(_app_state("stream_tokens"))]
 
 _PLAIN_INTEGER_RE = re.compile(r"-?[0-9]{1,18}")
 
@@ -134,9 +113,9 @@ RunIdDep = Annotated[str, Depends(_run_id)]
 def _existing_run(run_id: RunIdDep, store: StoreDep) -> RunMetadata:
     run = store.lookup(run_id)
     if run is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
+        raise RunNotFound(f"no run {run_id}")
     if not isinstance(run, RunMetadata):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is corrupt ({run.error}); it can only be deleted")
+        raise RunConflict(f"run {run_id} is corrupt ({run.error}); it can only be deleted")
     return run
 
 

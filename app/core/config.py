@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from trainer.config import TrainLimits
+from trainer.logs import LOG_MAX_BYTES, MIN_LOG_MAX_BYTES
 
 MIN_REMOTE_TOKEN_CHARS = 16
 
@@ -51,7 +52,9 @@ class Settings(BaseSettings):
         10.0, ge=0, description="Seconds between SIGTERM and SIGKILL when cancelling a run."
     )
     log_max_bytes: int = Field(
-        10 * 1024 * 1024, ge=4096, description="Cap on logs/trainer.log; older output moves to .1."
+        LOG_MAX_BYTES,
+        ge=MIN_LOG_MAX_BYTES,
+        description="Cap on logs/trainer.log + trainer.log.1, passed to each trainer (--log-max-bytes), which keeps it.",
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted.")
     follow_watch: bool = Field(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.models import RunResource, run_resource
+from app.models import CONFLICT, NOT_FOUND, RunResource, run_resource
 from app.store import RunStore
 from tests.app.support import SHORT, hand_made_run, in_process_client
 from trainer.rundir import RunStatus, read_metadata
@@ -127,3 +127,32 @@ def test_openapi_describes_the_run_resource_window_records_and_errors(tmp_path: 
     assert {"401", "403", "415"} <= set(schema["paths"]["/runs/{run_id}/cancel"]["post"]["responses"])
     assert "401" in schema["paths"]["/runs/{run_id}/events"]["get"]["responses"]
     assert "/runs/{run_id}/config" in schema["paths"] and "/auth/sse-token" in schema["paths"]
+
+
+def test_every_route_of_a_run_documents_the_shared_404_and_its_409s(tmp_path: Path) -> None:
+    with in_process_client(tmp_path / "runs") as client:
+        schema = client.get("/openapi.json").json()
+    not_found = {**NOT_FOUND[404], "model": None}
+    conflict = {**CONFLICT[409], "model": None}
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/runs/{run_id}"):
+            continue
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert responses["404"]["description"] == not_found["description"], (method, path)
+            if "409" in responses:
+                assert responses["409"]["description"] == conflict["description"], (method, path)
+
+
+def test_a_run_route_maps_the_domain_errors_to_404_and_409(tmp_path: Path) -> None:
+    runs_root = tmp_path / "runs"
+    hand_made_run(runs_root, "r", RunStatus.completed)
+    (runs_root / "r" / "config.json").write_text("{not json")
+    with in_process_client(runs_root) as client:
+        missing = client.get("/runs/nope/config")
+        unreadable = client.get("/runs/r/config")
+        (runs_root / "r" / "config.json").unlink()
+        gone = client.get("/runs/r/config")
+    assert missing.status_code == 404 and missing.json()["detail"] == "no run nope"
+    assert unreadable.status_code == 409 and "config.json is not JSON" in unreadable.json()["detail"]
+    assert gone.status_code == 404 and gone.json()["detail"] == "run r has no config.json"

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from app.run_errors import RunConflict, RunExists, RunNotFound
 from app.store import InvalidCursor, RunStore
 from trainer.config import TrainConfig
 from trainer.rundir import RunPaths, RunStatus, read_metadata, update_status
@@ -23,7 +24,7 @@ def test_create_writes_config_and_queued_metadata(tmp_path) -> None:
     paths = RunPaths(tmp_path / "runs" / "run-000")
     assert read_metadata(paths).status == RunStatus.queued
     assert store.read_config("run-000") == TrainConfig(seed=0)
-    with pytest.raises(FileExistsError):
+    with pytest.raises(RunExists):
         store.create("run-000", TrainConfig())
 
 
@@ -81,3 +82,17 @@ def test_unchanged_metadata_is_not_parsed_again(tmp_path, monkeypatch) -> None:
 def test_a_foreign_cursor_is_refused(tmp_path) -> None:
     with pytest.raises(InvalidCursor):
         _store_with(tmp_path, 1).page(limit=1, cursor="bm9wZQ")
+
+
+def test_the_store_raises_domain_errors_not_os_errors(tmp_path) -> None:
+    store = _store_with(tmp_path, 1)
+    paths = RunPaths(tmp_path / "runs" / "run-000")
+    paths.config.write_text("{")
+    with pytest.raises(RunConflict, match="config.json is not JSON"):
+        store.config_json("run-000")
+    paths.config.unlink()
+    with pytest.raises(RunNotFound, match="has no config.json"):
+        store.config_json("run-000")
+    store.delete("run-000")
+    with pytest.raises(RunNotFound, match="no run run-000"):
+        store.delete("run-000")

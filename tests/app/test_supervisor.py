@@ -48,8 +48,10 @@ class FakeLauncher:
         self.error = error
         self.gate: asyncio.Event | None = None  # set: launches wait for it (a slow Ray head)
         self.trainers: dict[str, FakeTrainer] = {}
+        self.args: dict[str, list[str]] = {}
 
     async def launch(self, paths: RunPaths, args: Sequence[str], *, attempt: int) -> FakeTrainer:
+        self.args[paths.run_id] = list(args)
         if self.gate is not None:
             await self.gate.wait()
         if self.error is not None:
@@ -181,8 +183,8 @@ def test_a_failing_verdict_does_not_stall_the_queue(tmp_path, monkeypatch, caplo
 
 
 def test_housekeeping_survives_a_failure_of_each_of_its_chores(tmp_path, monkeypatch, caplog) -> None:
-    """One failing log cap or stray scan used to end housekeeping for the server's lifetime."""
-    broken = {"cap_log", "_watch_strays"}
+    """One failing stray scan used to end housekeeping for the server's lifetime."""
+    broken = {"_watch_strays"}
 
     def fails_once(name: str, real: Callable[..., object]) -> Callable[..., object]:
         def chore(*args: object) -> object:
@@ -193,23 +195,29 @@ def test_housekeeping_survives_a_failure_of_each_of_its_chores(tmp_path, monkeyp
 
         return chore
 
-    monkeypatch.setattr(supervisor_module, "cap_log", fails_once("cap_log", supervisor_module.cap_log))
     monkeypatch.setattr(RunSupervisor, "_watch_strays", fails_once("_watch_strays", RunSupervisor._watch_strays))
 
     async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> tuple:
-        await supervisor.submit("live", TrainConfig())
-        log = store.paths("live").log
-        log.write_bytes(b"x" * 10_000)
-        await _until(lambda: log.stat().st_size == 0, "the log to be capped")
         store.create("stray", TrainConfig())  # left `running` by a trainer nobody watches
         update_status(store.paths("stray"), RunStatus.starting)
         update_status(store.paths("stray"), RunStatus.running)
         return await _until(lambda: _status(store, "stray", RunStatus.interrupted), "the stray to be found")
 
-    stray = _supervised(tmp_path, scenario, supervise_poll_s=0.01, log_max_bytes=4096)
+    stray = _supervised(tmp_path, scenario, supervise_poll_s=0.01)
     assert stray.error_kind == ErrorKind.interrupted
     assert not broken
-    assert "cap_log broke" in caplog.text and "_watch_strays broke" in caplog.text
+    assert "_watch_strays broke" in caplog.text
+
+
+def test_the_trainer_is_given_the_servers_log_cap(tmp_path) -> None:
+    """The trainer is the log's only capper (trainer.logs); the server passes its budget on."""
+
+    async def scenario(supervisor: RunSupervisor, store: RunStore, launcher: FakeLauncher) -> list[str]:
+        await supervisor.submit("live", TrainConfig())
+        return launcher.args["live"]
+
+    args = _supervised(tmp_path, scenario, log_max_bytes=4096)
+    assert args[args.index("--log-max-bytes") + 1] == "4096"
 
 
 def test_a_trainer_that_outlives_sigkill_makes_the_cancel_fail_visibly(tmp_path, monkeypatch) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, Path, status
 from fastapi.responses import FileResponse
 
 from app.api.deps import PlainInt, RunDep, RunPathsDep
-from app.models import CheckpointInfo, CheckpointList, ErrorBody
+from app.models import NOT_FOUND, CheckpointInfo, CheckpointList
+from app.run_errors import RunNotFound
 from trainer.rundir import checkpoint_name
 
 router = APIRouter(prefix="/runs", tags=["checkpoints"])
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/runs", tags=["checkpoints"])
 _CHECKPOINT_RE = re.compile(r"ckpt_(\d+)\.pt")
 
 
-@router.get("/{run_id}/checkpoints", response_model=CheckpointList, responses={404: {"model": ErrorBody}})
+@router.get("/{run_id}/checkpoints", response_model=CheckpointList, responses=NOT_FOUND)
 async def list_checkpoints(meta: RunDep, paths: RunPathsDep) -> CheckpointList:
     """The run's checkpoint files, oldest first."""
     items: list[CheckpointInfo] = []
@@ -36,7 +37,7 @@ async def list_checkpoints(meta: RunDep, paths: RunPathsDep) -> CheckpointList:
     response_class=FileResponse,
     responses={
         status.HTTP_200_OK: {"content": {"application/octet-stream": {}}, "description": "The .pt file."},
-        status.HTTP_404_NOT_FOUND: {"model": ErrorBody},
+        **NOT_FOUND,
     },
 )
 async def download_checkpoint(
@@ -47,5 +48,5 @@ async def download_checkpoint(
     """Download the checkpoint written after window `window_id` (torch.load(weights_only=True))."""
     path = paths.checkpoint(window_id)
     if not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {meta.run_id} has no checkpoint for window {window_id}")
+        raise RunNotFound(f"run {meta.run_id} has no checkpoint for window {window_id}")
     return FileResponse(path, media_type="application/octet-stream", filename=checkpoint_name(window_id))

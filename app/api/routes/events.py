@@ -22,7 +22,7 @@ from app.api.deps import (
     WindowLogsDep,
 )
 from app.follower import EventKind, RunEvent, end_event, event_cursor, milestone_events
-from app.models import ErrorBody, run_resource
+from app.models import NOT_FOUND, run_resource
 from app.windowlog import Window
 from trainer.rundir import TERMINAL_STATUSES
 
@@ -44,7 +44,7 @@ STREAM_DOC = """Server-Sent Events, in this order:
 Event ids are cursors: the last window id sent, then `.<n>` once n milestones were sent (e.g.
 `12` or `12.3`). `Last-Event-ID` (or `?after=`, a window id) resumes after that point with no
 gap and no duplicate window or milestone; a reconnect to a finished run with nothing newer gets
-204. A comment is sent every 15 s.
+204. A keep-alive comment is sent every PROSPECTOR_SSE_PING_S seconds (15 by default).
 """
 
 
@@ -116,7 +116,7 @@ class _Cursor:
     responses={
         status.HTTP_200_OK: {"content": {"text/event-stream": {}}, "description": "The event stream."},
         status.HTTP_204_NO_CONTENT: {"description": "The run has finished and there is nothing newer."},
-        status.HTTP_404_NOT_FOUND: {"model": ErrorBody},
+        **NOT_FOUND,
     },
 )
 async def run_events(

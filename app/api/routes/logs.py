@@ -2,52 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from app.api.deps import RunDep, RunPathsDep, StoreDep
-from app.models import ErrorBody
-from app.store import RunStore
-from app.trainer_log import read_tail
-from trainer.rundir import TERMINAL_STATUSES, RunPaths
+from app.models import NOT_FOUND
+from app.trainer_log import follow_log, read_tail
+from trainer.rundir import TERMINAL_STATUSES
 
 router = APIRouter(prefix="/runs", tags=["logs"])
-
-FOLLOW_POLL_S = 0.25
-READ_CHUNK = 64 * 1024
-
-
-async def _follow(store: RunStore, paths: RunPaths, first: str) -> AsyncIterator[bytes]:
-    """`first`, then whatever the trainer appends, until the run is over and the log drained."""
-    yield first.encode()
-    try:
-        offset = paths.log.stat().st_size
-    except FileNotFoundError:
-        offset = 0
-    while True:
-        meta = store.get(paths.run_id)
-        finished = meta is None or meta.status in TERMINAL_STATUSES
-        try:
-            with open(paths.log, "rb") as f:
-                size = f.seek(0, os.SEEK_END)
-                if size < offset:  # moved aside by the size cap: start over on the new file
-                    offset = 0
-                f.seek(offset)
-                chunk = f.read(READ_CHUNK)
-        except FileNotFoundError:
-            chunk = b""
-        if chunk:
-            offset += len(chunk)
-            yield chunk
-        elif finished:
-            return
-        else:
-            await asyncio.sleep(FOLLOW_POLL_S)
 
 
 @router.get(
@@ -56,7 +21,7 @@ async def _follow(store: RunStore, paths: RunPaths, first: str) -> AsyncIterator
     response_model=None,
     responses={
         status.HTTP_200_OK: {"content": {"text/plain": {}}, "description": "The log's last lines."},
-        status.HTTP_404_NOT_FOUND: {"model": ErrorBody},
+        **NOT_FOUND,
     },
 )
 async def run_logs(
@@ -69,5 +34,10 @@ async def run_logs(
     """The trainer's stdout and stderr (logs/trainer.log)."""
     text = read_tail(paths.log, tail) if tail else ""
     if follow:
-        return StreamingResponse(_follow(store, paths, text), media_type="text/plain; charset=utf-8")
+
+        def over() -> bool:
+            run = store.get(meta.run_id)
+            return run is None or run.status in TERMINAL_STATUSES
+
+        return StreamingResponse(follow_log(paths.log, text, over), media_type="text/plain; charset=utf-8")
     return PlainTextResponse(text)

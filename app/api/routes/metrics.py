@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 
 from app.api.deps import AfterWindowId, RunDep, RunPathsDep, WindowLogsDep
-from app.models import ErrorBody, MetricsPage
+from app.models import NOT_FOUND, MetricsPage
 
 router = APIRouter(prefix="/runs", tags=["metrics"])
 
@@ -26,7 +26,7 @@ def _wants_json(accept: str | None) -> bool:
             "content": {NDJSON: {"schema": {"type": "string"}}},
             "description": "NDJSON: the window lines as written; with `Accept: application/json`, a page.",
         },
-        status.HTTP_404_NOT_FOUND: {"model": ErrorBody},
+        **NOT_FOUND,
     },
 )
 async def run_metrics(

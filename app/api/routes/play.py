@@ -5,13 +5,14 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, Path, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import PlaySessionsDep, SettingsDep
 from app.models import WRITE_ERRORS, ErrorBody
 from app.play import InvalidAction
+from app.run_errors import RunNotFound
 from trainer.rundir import RunPaths
 
 router = APIRouter(prefix="/play", tags=["play"])
@@ -100,7 +101,7 @@ async def agent_step(sid: SessionId, body: PlayAgent, sessions: PlaySessionsDep,
             [{"type": "value_error", "loc": ("body", "run_id"), "msg": str(exc), "input": body.run_id}]
         ) from None
     if not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {body.run_id} has no checkpoint for window {body.window_id}")
+        raise RunNotFound(f"run {body.run_id} has no checkpoint for window {body.window_id}")
     return _view(sid, await sessions.agent(sid, str(path.resolve()), body.mode, body.steps))
 
 

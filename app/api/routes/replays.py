@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field, ValidationError
 
 from app.api.deps import PlainInt, ReplayCacheDep, RunDep, RunPathsDep
-from app.models import ErrorBody
+from app.models import CONFLICT, NOT_FOUND
 from app.replaycache import ReplayCache
+from app.run_errors import RunConflict, RunNotFound
 from trainer.replay import ReplayFormatError, ReplayLines
 from trainer.replay_index import read_replay_index
 from trainer.rundir import ReplayEntry, RunPaths
 
 router = APIRouter(prefix="/runs", tags=["replays"])
 
-NOT_FOUND = {status.HTTP_404_NOT_FOUND: {"model": ErrorBody, "description": "No such run or replay."}}
-UNREADABLE = {status.HTTP_409_CONFLICT: {"model": ErrorBody, "description": "The replay index or file is unreadable."}}
 ReplayId = Annotated[str, Path(pattern=r"^\d{6}-\d{2}$", description="The replay's id, `<window:06d>-<k:02d>`.")]
 MAX_FRAMES_PAGE = 2000
 
@@ -54,26 +53,24 @@ def _index(paths: RunPaths) -> list[ReplayEntry]:
     try:
         return read_replay_index(paths).replays
     except ValidationError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"run {paths.run_id}: unreadable replay_index.json: {exc}") from None
+        raise RunConflict(f"run {paths.run_id}: unreadable replay_index.json: {exc}") from None
 
 
 def _entry(paths: RunPaths, replay_id: str) -> ReplayEntry:
     entry = next((e for e in _index(paths) if e.replay_id == replay_id), None)
     if entry is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {paths.run_id} has no replay {replay_id}")
+        raise RunNotFound(f"run {paths.run_id} has no replay {replay_id}")
     return entry
 
 
 def _lines(cache: ReplayCache, paths: RunPaths, entry: ReplayEntry) -> ReplayLines:
     try:
         return cache.get(paths.root / entry.path)
-    except FileNotFoundError:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"replay {entry.replay_id}: its file is gone") from None
     except ReplayFormatError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"replay {entry.replay_id}: {exc}") from None
+        raise RunConflict(f"replay {entry.replay_id}: {exc}") from None
 
 
-@router.get("/{run_id}/replays", response_model=ReplayPage, responses={**NOT_FOUND, **UNREADABLE})
+@router.get("/{run_id}/replays", response_model=ReplayPage, responses={**NOT_FOUND, **CONFLICT})
 async def list_replays(
     meta: RunDep,
     paths: RunPathsDep,
@@ -90,7 +87,7 @@ async def list_replays(
     return ReplayPage(items=items[offset:end], total=len(items), next_offset=end if end < len(items) else None)
 
 
-@router.get("/{run_id}/replays/{replay_id}", response_model=ReplayDetail, responses={**NOT_FOUND, **UNREADABLE})
+@router.get("/{run_id}/replays/{replay_id}", response_model=ReplayDetail, responses={**NOT_FOUND, **CONFLICT})
 async def get_replay(meta: RunDep, paths: RunPathsDep, cache: ReplayCacheDep, replay_id: ReplayId) -> ReplayDetail:
     """One replay's entry, header (world graph, initial state) and ending."""
     entry = _entry(paths, replay_id)
@@ -105,7 +102,7 @@ async def get_replay(meta: RunDep, paths: RunPathsDep, cache: ReplayCacheDep, re
 
 
 @router.get(
-    "/{run_id}/replays/{replay_id}/frames", response_model=FramePage, responses={**NOT_FOUND, **UNREADABLE}
+    "/{run_id}/replays/{replay_id}/frames", response_model=FramePage, responses={**NOT_FOUND, **CONFLICT}
 )
 async def get_frames(
     meta: RunDep,
@@ -121,7 +118,7 @@ async def get_frames(
     try:
         frames = replay.frames(offset, limit)
     except ReplayFormatError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"replay {replay_id}: {exc}") from None
+        raise RunConflict(f"replay {replay_id}: {exc}") from None
     end = offset + len(frames)
     return FramePage(
         replay_id=replay_id,

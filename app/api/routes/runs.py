@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -13,11 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from app.api.deps import RunDep, RunIdDep, RunPathsDep, SettingsDep, StoreDep, SupervisorDep
+from app.api.deps import RunDep, RunIdDep, SettingsDep, StoreDep, SupervisorDep
 from app.models import (
+    CONFLICT,
+    NOT_FOUND,
     WRITE_ERRORS,
     AnyRunResource,
-    ErrorBody,
     RunCreate,
     RunPage,
     RunResource,
@@ -25,22 +23,16 @@ from app.models import (
     corrupt_run_resource,
     run_resource,
 )
+from app.run_errors import RunConflict, RunExists, RunNotFound
 from app.store import InvalidCursor, Run, RunSort
 from app.supervisor import RunSupervisor
 from trainer.config import Milestone, MilestoneMetric, TrainConfig, TrainerBackend
-from trainer.rundir import RunMetadata, RunStatus
+from trainer.rundir import RunMetadata, RunStatus, new_run_id
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
-CONFLICT = {status.HTTP_409_CONFLICT: {"model": ErrorBody, "description": "The run's state does not allow it."}}
 # State-changing routes: also refused before the handler (foreign origin, body size, type).
 WRITE = {**WRITE_ERRORS, **CONFLICT}
-NOT_FOUND = {status.HTTP_404_NOT_FOUND: {"model": ErrorBody, "description": "No such run."}}
-
-
-def new_run_id() -> str:
-    """`<UTC %Y%m%dT%H%M%SZ>-<6 hex>`, the trainer's own default form."""
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def _run(meta: RunMetadata, supervisor: RunSupervisor) -> RunResource:
@@ -88,12 +80,10 @@ async def create_run(
     run_id = body.run_id or new_run_id()
     try:
         meta = await supervisor.submit(run_id, config)
-    except FileExistsError:
+    except RunExists:
         existing = store.get(run_id)
         if existing is None or store.read_config(run_id) != config:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, f"run {run_id} already exists with a different config"
-            ) from None
+            raise RunExists(f"run {run_id} already exists with a different config") from None
         meta = existing
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/runs/{run_id}"
@@ -160,27 +150,18 @@ async def get_run(run_id: RunIdDep, store: StoreDep, supervisor: SupervisorDep) 
     A run whose run_metadata.json cannot be read has status `corrupt` (it can only be deleted)."""
     run = store.lookup(run_id)
     if run is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
+        raise RunNotFound(f"no run {run_id}")
     return _resource(run, supervisor)
 
 
 @router.get(
     "/{run_id}/config",
     response_model=TrainConfig,
-    responses={
-        **NOT_FOUND,
-        status.HTTP_409_CONFLICT: {"model": ErrorBody, "description": "config.json is unreadable."},
-    },
+    responses={**NOT_FOUND, **CONFLICT},
 )
-async def get_run_config(meta: RunDep, paths: RunPathsDep) -> Response:
+async def get_run_config(meta: RunDep, store: StoreDep) -> Response:
     """The run's config.json, as the trainer reads it."""
-    try:
-        config = json.loads(paths.config.read_bytes())
-    except FileNotFoundError:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {meta.run_id} has no config.json") from None
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"run {meta.run_id}: config.json is not JSON: {exc}") from None
-    return JSONResponse(config)
+    return JSONResponse(store.config_json(meta.run_id))
 
 
 @router.post(
@@ -215,9 +196,9 @@ async def resume_run(
     if total is not None:
         meta, config = store.get(run_id), store.read_config(run_id)
         if meta is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
+            raise RunNotFound(f"no run {run_id}")
         if config is None:
-            raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} has no readable config.json")
+            raise RunConflict(f"run {run_id} has no readable config.json")
         if total <= meta.target_env_steps:
             raise body_error(
                 "total_env_steps", f"must be more than the run's total_env_steps ({meta.target_env_steps})", total

@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 
-from tests.app.support import LONG, Server, run_status, wait_for
+from app.store import RunStore
+from tests.serving import Server, wait_for
+from tests.support import LONG, run_status
 from trainer.config import TrainConfig
 from trainer.rundir import RunLock, RunPaths, RunStatus, read_metadata, update_status
-from app.store import RunStore
 
 
 def test_a_trainer_started_by_a_script_is_cancelled_though_it_leads_no_process_group(server: Server, tmp_path) -> None:

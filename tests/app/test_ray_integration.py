@@ -16,17 +16,8 @@ import httpx
 import pytest
 
 from tests.app.conftest import kill_live_trainers
-from tests.app.support import (
-    LONG,
-    SHORT,
-    Server,
-    assert_stopped_inside_its_window,
-    file_windows,
-    follow,
-    free_port,
-    run_status,
-    wait_for,
-)
+from tests.serving import Server, free_port, wait_for
+from tests.support import LONG, SHORT, assert_stopped_inside_its_window, file_windows, follow, run_status
 
 RAY = Path(sys.executable).parent / "ray"
 

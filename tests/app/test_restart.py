@@ -11,7 +11,8 @@ import time
 
 import httpx
 
-from tests.app.support import LONG, SHORT, Server, file_windows, follow, run_status, wait_for, window_ids
+from tests.serving import Server, wait_for
+from tests.support import LONG, SHORT, file_windows, follow, run_status, window_ids
 from trainer.config import TrainConfig
 from trainer.rundir import RunMetadata, RunPaths, RunStatus, read_metadata, utc_now, write_json_atomic, write_metadata
 

@@ -4,11 +4,13 @@ default window, wandb online, and extending a run through resume with a new tota
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.app.support import LONG, SHORT, Server, file_windows, wait_for
+from tests.serving import wait_for
+from tests.support import LONG, SHORT, InProcessClient, file_windows, in_process_client
 
 TIMING = ("sps", "elapsed_s", "time")
 
@@ -17,7 +19,7 @@ def _field_named(response: httpx.Response, field: str) -> bool:
     return any(field in map(str, error["loc"]) for error in response.json()["detail"])
 
 
-def _post_raw(client: httpx.Client, path: str, text: str) -> httpx.Response:
+def _post_raw(client: httpx.Client | InProcessClient, path: str, text: str) -> httpx.Response:
     return client.post(path, content=text.encode(), headers={"content-type": "application/json"})
 
 
@@ -55,8 +57,8 @@ def _wait_status(client: httpx.Client, run_id: str, *statuses: str, timeout: flo
         ('{"wandb_mode": "online"}', "wandb_mode"),
     ],
 )
-def test_bad_or_too_costly_config_is_422_naming_the_field(shared_server: Server, text: str, field: str) -> None:
-    with shared_server.client() as client:
+def test_bad_or_too_costly_config_is_422_naming_the_field(tmp_path: Path, text: str, field: str) -> None:
+    with in_process_client(tmp_path / "runs") as client:
         response = _post_raw(client, "/runs", text)
     assert response.status_code == 422, response.text
     assert _field_named(response, field), response.json()

@@ -10,7 +10,7 @@ import pytest
 
 from app.models import RunResource, run_resource
 from app.store import RunStore
-from tests.app.support import SHORT, hand_made_run, in_process_client
+from tests.support import SHORT, hand_made_run, in_process_client
 from trainer.rundir import RunStatus, read_metadata
 
 

@@ -7,7 +7,8 @@ import json
 
 import httpx
 
-from tests.app.support import LONG, SHORT, Server, file_windows, follow, run_status, sse_events, wait_for, window_ids
+from tests.serving import Server, wait_for
+from tests.support import LONG, SHORT, file_windows, follow, run_status, sse_events, window_ids
 
 
 def _launch(client: httpx.Client, run_id: str, config: dict) -> dict:

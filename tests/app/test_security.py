@@ -14,7 +14,8 @@ import pytest
 from app.api.stream_token import StreamTokenSigner
 from app.core.config import Settings
 from app.launcher import trainer_environment
-from tests.app.support import LONG, Server, hand_made_run, in_process_client, sse_events, wait_for
+from tests.serving import Server, wait_for
+from tests.support import LONG, hand_made_run, in_process_client, sse_events
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 
 TOKEN = "a-token-of-24-characters"

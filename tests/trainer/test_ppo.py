@@ -238,7 +238,7 @@ def test_a_ppo_run_under_worker_backends_completes(tmp_path, vector_backend):
 
 
 def test_the_readme_explains_every_ppo_window_field():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("## PPO\n", 1)[1].split("\n## ", 1)[0]
     for name in [*UPDATE_FIELDS, "updates", *EVAL_FIELDS]:
         assert f"`{name}`" in section, name

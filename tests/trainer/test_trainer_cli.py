@@ -12,7 +12,7 @@ from trainer.config import TrainConfig
 from trainer.rundir import RunMetadata, RunPaths, RunStatus, utc_now, write_metadata
 from trainer.windows import WINDOW_FIELDS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

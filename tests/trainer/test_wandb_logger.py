@@ -9,7 +9,7 @@ import pytest
 from trainer.cli import main
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SMALL = [
     "--num-envs",
     "16",

@@ -65,7 +65,7 @@ def _answers(head: subprocess.Popen[bytes], address: str, log_path: Path) -> boo
 
 
 @pytest.fixture(scope="module")
-def ray_server(ray_dashboard: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def ray_server(ray_dashboard: str, tmp_path_factory: pytest.TempPathFactory, warm_numba: None) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("ray-service")
     server = Server(
         root / "runs", root / "server.log", launcher="ray", ray_address=ray_dashboard,

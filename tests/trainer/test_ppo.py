@@ -1,18 +1,15 @@
 """The puffer_ppo backend: GAE, masking, learning on a bandit, and whole runs (run dir,
 determinism, resume, checkpoints, evaluation)."""
 
-import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests.support import train, windows_of, without_timing
 from trainer.checkpoint import load_checkpoint
-from trainer.cli import main as trainer_main
 from trainer.config import TrainConfig
 from trainer.env import N_ACTIONS, OBS_DIM
 from trainer.evaluate import main as evaluate_main
@@ -26,19 +23,6 @@ TINY = [
     "--window-env-steps", "500", "--ppo-rollout-steps", "24", "--ppo-num-minibatches", "2",
     "--ppo-update-epochs", "2", "--ppo-hidden-sizes", "32", "32", "--checkpoint-every-windows", "2",
 ]  # fmt: skip
-
-
-def run_trainer(run_root: Path, *argv: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "trainer", "--run-root", str(run_root), *argv]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=240)
-
-
-def windows_of(paths: RunPaths) -> list[dict]:
-    return [json.loads(line) for line in paths.windows.read_bytes().splitlines()]
-
-
-def without_timing(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in ("sps", "elapsed_s", "time")} for r in records]
 
 
 def test_gae_matches_a_hand_computed_rollout_with_a_terminal_and_a_truncation():
@@ -156,12 +140,11 @@ def test_ppo_learns_a_bandit_its_loss_falls_and_its_reward_rises():
 
 def test_under_the_original_reward_ppo_learns_to_cash_out_at_once(tmp_path):
     """Spec 2.9's reason for the profit profile: spec 1.7's reward makes quitting optimal."""
-    code = trainer_main([
-        "--run-root", str(tmp_path), "--run-id", "quit", "--trainer-backend", "puffer_ppo", "--env-reward",
+    code = train(
+        tmp_path, "--run-id", "quit", "--trainer-backend", "puffer_ppo", "--env-reward",
         "original", "--total-env-steps", "100000", "--window-env-steps", "10000", "--num-envs", "64",
         "--ppo-rollout-steps", "64", "--ppo-hidden-sizes", "32", "--ppo-learning-rate", "0.001",
-        "--no-log-to-run-dir", "--wandb-mode", "disabled",
-    ])  # fmt: skip
+    )  # fmt: skip
     assert code == 0
     records = windows_of(RunPaths.of(tmp_path, "quit"))
     first, last = records[0], records[-1]
@@ -173,10 +156,10 @@ def test_under_the_original_reward_ppo_learns_to_cash_out_at_once(tmp_path):
 
 
 def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_path, capsys):
-    proc = run_trainer(
+    code = train(
         tmp_path, "--run-id", "ppo", *TINY, "--total-env-steps", "2000", "--eval-episodes", "4", "--env-observation", "scouted"
     )
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0
     paths = RunPaths.of(tmp_path, "ppo")
     meta = read_metadata(paths)
     assert meta.status == RunStatus.completed and meta.env_steps_total == 2000
@@ -208,8 +191,8 @@ def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_
 
 
 def test_same_seed_gives_identical_windows_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
-    assert run_trainer(tmp_path, "--run-id", "whole", *TINY, "--total-env-steps", "2500").returncode == 0
-    assert run_trainer(tmp_path, "--run-id", "again", *TINY, "--total-env-steps", "2500").returncode == 0
+    assert train(tmp_path, "--run-id", "whole", *TINY, "--total-env-steps", "2500") == 0
+    assert train(tmp_path, "--run-id", "again", *TINY, "--total-env-steps", "2500") == 0
     whole = without_timing(windows_of(RunPaths.of(tmp_path, "whole")))
     assert len(whole) == 5 and sum(w["updates"] for w in whole) == 2500 // (8 * 24)
     assert without_timing(windows_of(RunPaths.of(tmp_path, "again"))) == whole
@@ -220,18 +203,17 @@ def test_same_seed_gives_identical_windows_and_a_resumed_run_equals_an_uninterru
     killed.windows.write_bytes(b"".join(killed.windows.read_bytes().splitlines(keepends=True)[:3]))
     for window_id in (3, 4):
         killed.checkpoint(window_id).unlink()
-    proc = run_trainer(tmp_path, "--resume", str(killed.root))
-    assert proc.returncode == 0, proc.stderr
+    assert train(tmp_path, "--resume", str(killed.root)) == 0
     assert without_timing(windows_of(killed)) == whole
 
 
 @pytest.mark.parametrize("vector_backend", ["serial", "multiprocessing"])
 def test_a_ppo_run_under_worker_backends_completes(tmp_path, vector_backend):
-    proc = run_trainer(
+    code = train(
         tmp_path, "--run-id", "w", *TINY, "--total-env-steps", "1000",
         "--ppo-vector-backend", vector_backend, "--ppo-num-workers", "2",
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0
     meta = read_metadata(RunPaths.of(tmp_path, "w"))
     assert (meta.model_extra["vector_backend"], meta.model_extra["num_workers"]) == (vector_backend, 2)
     assert meta.episodes_total > 0

@@ -1,7 +1,6 @@
 """`python -m trainer` flags: generated from TrainConfig, file < flags precedence, bad values exit 2."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -211,13 +210,9 @@ def test_resume_refuses_to_change_the_run_identity(capsys, tmp_path):
     assert (config["total_env_steps"], config["window_env_steps"]) == (200, 10)
 
 
-def test_a_missing_wandb_package_is_a_clear_error_before_training(tmp_path):
-    # sys.modules[name] = None is how Python itself marks a module as not importable.
-    code = (
-        "import sys; sys.modules['wandb'] = None; from trainer.cli import main; "
-        f"sys.exit(main(['--run-root', {str(tmp_path)!r}, '--wandb-mode', 'offline']))"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert "argument --wandb-mode" in proc.stderr and "wandb package" in proc.stderr
+def test_a_missing_wandb_package_is_a_clear_error_before_training(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # how Python itself marks a module as not importable
+    code, _, err = run_cli(capsys, "--run-root", str(tmp_path), "--wandb-mode", "offline")
+    assert code == 2
+    assert "argument --wandb-mode" in err and "wandb package" in err
     assert list(tmp_path.iterdir()) == []

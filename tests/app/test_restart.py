@@ -60,14 +60,24 @@ def test_killed_server_restarts_and_follows_the_same_run_to_completed(make_serve
     assert window_ids(before) + window_ids(after) == [w["window_id"] for w in file_windows(second.runs_root, "survivor")]
 
 
-def test_a_trainer_still_starting_when_the_server_died_is_adopted(make_server) -> None:
-    first = make_server()
+def test_a_trainer_still_starting_when_the_server_died_is_adopted(make_server, tmp_path) -> None:
+    """The trainer command waits at a gate (a FIFO) before it becomes the trainer, so both servers
+    see the run `starting`, its pid alive but the lock not yet taken, however slow the machine."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    command = tmp_path / "gated-trainer"
+    command.write_text(f'#!/bin/sh\nread go < "{gate}"\nexec "{sys.executable}" -m trainer "$@"\n')
+    command.chmod(0o755)
+    first = make_server(trainer_command=command)
     with first.client() as client:
         assert client.post("/runs", json={**SHORT, "run_id": "early"}).status_code == 201
-    first.kill()  # most likely before the trainer has taken its lock
+    assert read_metadata(RunPaths(first.runs_root / "early")).pid is not None  # recorded before the 201
+    first.kill()
     second = make_server()
     with second.client() as client:
-        assert run_status(client, "early") in ("starting", "running", "completed")
+        assert run_status(client, "early") == "starting"
+        with open(gate, "w") as opened:  # the gated command goes on: the trainer starts
+            opened.write("go\n")
         events = follow(client, "early")
     assert events[-1].json() == {"status": "completed"}
 

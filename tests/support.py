@@ -21,6 +21,7 @@ import httpx
 from app.core.config import Settings
 from app.main import create_app
 from app.store import RunStore
+from trainer.cli import flag
 from trainer.cli import main as trainer_main
 from trainer.config import TrainConfig
 from trainer.rundir import (
@@ -162,14 +163,12 @@ class FakeLauncher:
         self.error = error
         self.gate: asyncio.Event | None = None  # set: launches wait for it (a slow Ray head)
         self.trainers: dict[str, FakeTrainer] = {}
-        self.launches: list[list[str]] = []
 
     async def launch(self, paths: RunPaths, args: Sequence[str], *, attempt: int) -> FakeTrainer:
         if self.gate is not None:
             await self.gate.wait()
         if self.error is not None:
             raise self.error
-        self.launches.append(list(args))
         trainer = self.trainers[paths.run_id] = FakeTrainer(pid=4_000_000 + len(self.trainers))
         return trainer
 
@@ -260,6 +259,11 @@ def drain(queue: Any) -> list:
 def train(run_root: Path, *argv: str) -> int:
     """`python -m trainer --run-root run_root *argv`, in this process (W&B off, no log tee)."""
     return trainer_main(["--run-root", str(run_root), "--no-log-to-run-dir", "--wandb-mode", "disabled", *argv])
+
+
+def config_flags(config: dict[str, Any]) -> list[str]:
+    """A config (like SHORT) as trainer flags: `{"num_envs": 8}` -> `["--num-envs=8"]`."""
+    return [f"{flag(key)}={value}" for key, value in config.items()]
 
 
 def trainer_argv(run_root: Path, *argv: str) -> list[str]:

@@ -127,3 +127,25 @@ def test_openapi_describes_the_run_resource_window_records_and_errors(tmp_path: 
     assert {"401", "403", "415"} <= set(schema["paths"]["/runs/{run_id}/cancel"]["post"]["responses"])
     assert "401" in schema["paths"]["/runs/{run_id}/events"]["get"]["responses"]
     assert "/runs/{run_id}/config" in schema["paths"] and "/auth/sse-token" in schema["paths"]
+
+
+def test_list_runs_newest_first_with_cursor_and_filters(tmp_path: Path) -> None:
+    """Runs posted to the API (the first started by a fake launcher, the rest queued behind it)."""
+    with in_process_client(tmp_path / "runs") as client:
+        for index in range(5):
+            assert client.post("/runs", json={**SHORT, "seed": index, "run_id": f"list-{index}"}).status_code == 201
+        client.post("/runs/list-4/cancel")
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = client.get("/runs", params=params).json()
+            seen += [r["run_id"] for r in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        cancelled = client.get("/runs", params={"status": "cancelled"}).json()["items"]
+        ppo = client.get("/runs", params={"backend": "puffer_ppo"}).json()["items"]
+    assert seen == [f"list-{index}" for index in reversed(range(5))]
+    assert [r["run_id"] for r in cancelled] == ["list-4"]
+    assert ppo == []

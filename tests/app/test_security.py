@@ -187,8 +187,12 @@ def test_the_trainer_environment_is_an_allow_list() -> None:
     assert env["OMP_NUM_THREADS"] == "2" and env["PYTHONUNBUFFERED"] == "1"
 
 
-def test_a_launched_trainer_never_sees_the_api_token(make_server) -> None:
-    server: Server = make_server(token=TOKEN)
+def test_a_launched_trainer_never_sees_the_api_token(make_server, tmp_path: Path) -> None:
+    # The environment is the launcher's to give: a trainer command that only waits shows it.
+    command = tmp_path / "waiting-trainer"
+    command.write_text("#!/bin/sh\nexec sleep 600\n")
+    command.chmod(0o755)
+    server: Server = make_server(token=TOKEN, trainer_command=command)
     with server.client() as client:
         assert client.post("/runs", json={**LONG, "run_id": "env"}).status_code == 201
         paths = RunPaths(server.runs_root / "env")

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 from bench.service import _make_run, _percentile, _serving
@@ -75,7 +74,7 @@ def bench_frames_endpoint(work: Path) -> dict[str, Any]:
     )  # fmt: skip
     write_replay_index(paths, ReplayIndex(run_id="replays", replays=[entry]))
     latencies = []
-    with _serving(runs_root, work / "server-frames.log") as (url, _), httpx.Client(base_url=url, timeout=60) as client:
+    with _serving(runs_root, work / "server-frames.log") as server, server.client(timeout=60) as client:
         for offset in range(0, len(episode.frames), FRAME_PAGE):
             start = time.perf_counter()
             response = client.get("/runs/replays/replays/000000-00/frames", params={"offset": offset, "limit": FRAME_PAGE})
@@ -93,7 +92,7 @@ def bench_frames_endpoint(work: Path) -> dict[str, Any]:
 
 def bench_play_steps(work: Path) -> dict[str, Any]:
     latencies = []
-    with _serving(work / "play-runs", work / "server-play.log") as (url, _), httpx.Client(base_url=url, timeout=60) as client:
+    with _serving(work / "play-runs", work / "server-play.log") as server, server.client(timeout=60) as client:
         view = client.post("/play", json={"seed": 5}).json()
         sid = view["session_id"]
         for k in range(PLAY_STEPS):

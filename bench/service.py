@@ -17,14 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -32,8 +29,8 @@ from typing import Any
 import httpx
 import psutil
 
+from tests.serving import Server
 from trainer.config import TrainConfig
-from trainer.windows import EPISODE_FIELDS
 from trainer.rundir import (
     JsonlAppender,
     RunLock,
@@ -44,6 +41,7 @@ from trainer.rundir import (
     update_status,
     utc_now,
 )
+from trainer.windows import EPISODE_FIELDS
 
 FANOUT_CLIENTS = 500
 FANOUT_WINDOWS = 100
@@ -58,42 +56,15 @@ FOLLOW_RUNS = 10
 FOLLOW_IDLE_S = 10.0
 FOLLOW_WINDOWS = 300  # written round-robin over the runs, one every FOLLOW_INTERVAL_S
 FOLLOW_INTERVAL_S = 0.02
-FOLLOW_MODES = {
-    "before_stat_poll_5ms": ("--follow-watch", "false", "--follow-poll-s", "0.005"),
-    "after_watchfiles": (),
+FOLLOW_MODES: dict[str, dict[str, Any]] = {
+    "before_stat_poll_5ms": {"follow_watch": "false", "follow_poll_s": 0.005},
+    "after_watchfiles": {},
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def _serving(runs_root: Path, log: Path, *flags: str) -> Iterator[tuple[str, int]]:
-    """`python -m app [flags]` on a free loopback port for the duration of the block; yields its
-    URL and pid."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    args = [sys.executable, "-m", "app", "--runs-root", str(runs_root), "--port", str(port), "--log-level", "warning"]
-    args += flags
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start; see {log}") from None
-                time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(30)
+def _serving(runs_root: Path, log: Path, **settings: Any) -> Server:
+    """`python -m app` on a free loopback port, logging warnings only (use it as a context)."""
+    return Server(runs_root, log, log_level="warning", **settings)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -199,9 +170,8 @@ def bench_sse_fanout(work: Path) -> dict[str, Any]:
     writer.start()
     started.wait(30)
     try:
-        with _serving(runs_root, work / "server-fanout.log") as (url, _):
-            port = int(url.rsplit(":", 1)[1])
-            latencies, ids = asyncio.run(_fanout_clients(port, "fanout", go))
+        with _serving(runs_root, work / "server-fanout.log") as server:
+            latencies, ids = asyncio.run(_fanout_clients(server.port, "fanout", go))
     finally:
         writer.join(60)
     expected = list(range(FANOUT_WINDOWS))
@@ -238,8 +208,8 @@ async def _paced_gets(url: str, path: str, rate: int, seconds: int) -> list[floa
 def bench_get_run(work: Path) -> dict[str, Any]:
     runs_root = work / "get"
     _make_run(runs_root, "one", RunStatus.completed)
-    with _serving(runs_root, work / "server-get.log") as (url, _):
-        latencies = asyncio.run(_paced_gets(url, "/runs/one", GET_RATE, GET_SECONDS))
+    with _serving(runs_root, work / "server-get.log") as server:
+        latencies = asyncio.run(_paced_gets(server.url, "/runs/one", GET_RATE, GET_SECONDS))
     return {"rate_per_s": GET_RATE, "requests": len(latencies), "p50_ms": round(1000 * statistics.median(latencies), 2),
             "p99_ms": round(1000 * _percentile(latencies, 0.99), 2)}
 
@@ -251,7 +221,7 @@ def bench_list_runs(work: Path) -> dict[str, Any]:
     for index in range(LIST_RUNS):
         created_at = (start + timedelta(seconds=index)).isoformat().replace("+00:00", "Z")
         _make_run(runs_root, f"run-{index:05d}", statuses[index % len(statuses)], created_at)
-    with _serving(runs_root, work / "server-list.log") as (url, _), httpx.Client(base_url=url, timeout=30) as client:
+    with _serving(runs_root, work / "server-list.log") as server, server.client() as client:
         client.get("/runs").raise_for_status()  # the first request parses every run once
         latencies = []
         for index in range(LIST_REQUESTS):
@@ -292,8 +262,8 @@ async def _followed_run(url: str) -> None:
 def bench_training_throughput(work: Path) -> dict[str, Any]:
     runs_root = work / "throughput"
     before = _train_without_server(runs_root, "alone-before")
-    with _serving(runs_root, work / "server-throughput.log") as (url, _):
-        asyncio.run(_followed_run(url))
+    with _serving(runs_root, work / "server-throughput.log") as server:
+        asyncio.run(_followed_run(server.url))
     served = _steps_per_s(RunPaths(runs_root / "served"))
     after = _train_without_server(runs_root, "alone-after")
     alone = (before + after) / 2  # runs on either side of the served one, to cancel drift
@@ -340,16 +310,15 @@ async def _follow_idle_then_windows(port: int, pid: int, runs: list[RunPaths]) -
 
 def bench_follow(work: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {"followed_runs": FOLLOW_RUNS, "idle_s": FOLLOW_IDLE_S, "windows": FOLLOW_WINDOWS}
-    for mode, flags in FOLLOW_MODES.items():
+    for mode, settings in FOLLOW_MODES.items():
         runs_root = work / f"follow-{mode}"
         runs = [_make_run(runs_root, f"followed-{index}", RunStatus.running) for index in range(FOLLOW_RUNS)]
         locks = [RunLock(paths) for paths in runs]  # held here, as live trainers hold them
         for lock in locks:
             lock.acquire()
         try:
-            with _serving(runs_root, work / f"server-follow-{mode}.log", *flags) as (url, pid):
-                port = int(url.rsplit(":", 1)[1])
-                cpu_percent, latencies = asyncio.run(_follow_idle_then_windows(port, pid, runs))
+            with _serving(runs_root, work / f"server-follow-{mode}.log", **settings) as server:
+                cpu_percent, latencies = asyncio.run(_follow_idle_then_windows(server.port, server.proc.pid, runs))
         finally:
             for lock in locks:
                 lock.release()

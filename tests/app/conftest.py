@@ -5,28 +5,20 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.app.support import Server
+from tests.serving import Server
 from trainer.rundir import RunPaths, is_run_live, read_metadata
 
 
-@pytest.fixture(scope="session", autouse=True)
-def compiled_trainer() -> None:
-    """Fill numba's on-disk cache first (`python -m trainer.warmup`), so the first compile (tens of
-    seconds on a fresh checkout) is not charged to the deadlines of the tests that follow."""
-    subprocess.run([sys.executable, "-m", "trainer.warmup"], check=True, capture_output=True, timeout=600)
-
-
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """Start servers on a shared run root (tmp_path/runs); all are stopped at the end."""
+def make_server(tmp_path: Path, warm_numba: None) -> Iterator[Callable[..., Server]]:
+    """Start servers on a shared run root (tmp_path/runs); all are stopped at the end, and the
+    trainers they started killed. The numba cache is warm first: these servers start trainers."""
     servers: list[Server] = []
 
     def make(**settings: Any) -> Server:
@@ -56,12 +48,3 @@ def kill_live_trainers(runs_root: Path) -> None:
 @pytest.fixture
 def server(make_server: Callable[..., Server]) -> Server:
     return make_server()
-
-
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server for a module's tests that launch no trainers."""
-    root = tmp_path_factory.mktemp("shared")
-    server = Server(root / "runs", root / "server.log").start()
-    yield server
-    server.stop()

@@ -1,15 +1,18 @@
-"""The HTTP surface without long runs: validation (422 naming the field), 404, 401, CORS, 413,
-OpenAPI, and the start-up checks."""
+"""The HTTP surface without long runs, on the app in-process with a fake launcher: validation
+(422 naming the field), 404, 401, CORS, 413, OpenAPI; and the start-up checks."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.app.support import SHORT, Server
+from app.__main__ import main as serve
+from tests.support import SHORT, FakeLauncher, InProcessClient, in_process_client
 
 
 def _field_named(response: httpx.Response, field: str) -> bool:
@@ -28,15 +31,15 @@ def _field_named(response: httpx.Response, field: str) -> bool:
         ({"bogus": 1}, "bogus"),
     ],
 )
-def test_bad_body_is_422_naming_the_field(shared_server: Server, body: dict, field: str) -> None:
-    with shared_server.client() as client:
+def test_bad_body_is_422_naming_the_field(tmp_path: Path, body: dict, field: str) -> None:
+    with in_process_client(tmp_path / "runs") as client:
         response = client.post("/runs", json=body)
     assert response.status_code == 422
     assert _field_named(response, field), response.json()
 
 
-def test_bad_query_and_path_are_422(shared_server: Server) -> None:
-    with shared_server.client() as client:
+def test_bad_query_and_path_are_422(tmp_path: Path) -> None:
+    with in_process_client(tmp_path / "runs") as client:
         assert client.get("/runs", params={"status": "sleeping"}).status_code == 422
         assert client.get("/runs", params={"limit": 0}).status_code == 422
         cursor = client.get("/runs", params={"cursor": "not-a-cursor"})
@@ -58,17 +61,16 @@ def test_bad_query_and_path_are_422(shared_server: Server) -> None:
         ("GET", "/runs/nope/logs"),
     ],
 )
-def test_unknown_run_is_404(shared_server: Server, method: str, path: str) -> None:
-    with shared_server.client() as client:
+def test_unknown_run_is_404(tmp_path: Path, method: str, path: str) -> None:
+    with in_process_client(tmp_path / "runs") as client:
         response = client.request(method, path)
     assert response.status_code == 404
     assert "nope" in response.json()["detail"]
 
 
-def test_token_guards_every_route_but_health(make_server) -> None:
-    server = make_server(token="s3cret")
-    anonymous = httpx.Client(base_url=server.url, timeout=10)
-    with anonymous, server.client() as authorised:
+def test_token_guards_every_route_but_health(tmp_path: Path) -> None:
+    with in_process_client(tmp_path / "runs", token="s3cret") as authorised, \
+            InProcessClient(authorised.app, headers={}) as anonymous:
         assert anonymous.get("/health").status_code == 200
         for method, path in [("GET", "/runs"), ("POST", "/runs"), ("GET", "/runs/x"), ("GET", "/runs/x/events"),
                              ("GET", "/runs/x/metrics"), ("GET", "/runs/x/logs"), ("POST", "/runs/x/cancel")]:
@@ -80,21 +82,20 @@ def test_token_guards_every_route_but_health(make_server) -> None:
         assert authorised.get("/runs").status_code == 200
 
 
-def test_cors_allows_only_listed_origins(make_server) -> None:
-    server = make_server(cors_origins="http://ok.example")
-    with server.client() as client:
+def test_cors_allows_only_listed_origins(tmp_path: Path) -> None:
+    with in_process_client(tmp_path / "runs", cors_origins="http://ok.example") as client:
         allowed = client.get("/health", headers={"Origin": "http://ok.example"})
         assert allowed.headers["access-control-allow-origin"] == "http://ok.example"
         other = client.get("/health", headers={"Origin": "http://evil.example"})
         assert "access-control-allow-origin" not in other.headers
 
 
-def test_oversized_body_is_413(shared_server: Server) -> None:
-    with shared_server.client() as client:
+def test_oversized_body_is_413(tmp_path: Path) -> None:
+    with in_process_client(tmp_path / "runs") as client:
         response = client.post("/runs", content=b"{" + b" " * 70_000 + b"}", headers={"content-type": "application/json"})
         assert response.status_code == 413
 
-        def chunks():
+        async def chunks() -> AsyncIterator[bytes]:  # sent without a Content-Length
             yield b'{"seed": 1, "x": "'
             for _ in range(80):
                 yield b"y" * 1000
@@ -104,8 +105,8 @@ def test_oversized_body_is_413(shared_server: Server) -> None:
         assert streamed.status_code == 413
 
 
-def test_openapi_describes_every_endpoint_with_models(shared_server: Server) -> None:
-    with shared_server.client() as client:
+def test_openapi_describes_every_endpoint_with_models(tmp_path: Path) -> None:
+    with in_process_client(tmp_path / "runs") as client:
         schema = client.get("/openapi.json").json()
         assert client.get("/docs").status_code == 200
     paths = schema["paths"]
@@ -119,22 +120,24 @@ def test_openapi_describes_every_endpoint_with_models(shared_server: Server) -> 
     assert "text/event-stream" in paths["/runs/{run_id}/events"]["get"]["responses"]["200"]["content"]
 
 
-def test_health_counts_runs_by_status(server: Server) -> None:
-    with server.client() as client:
-        client.post("/runs", json={**SHORT, "run_id": "h1"})
+def test_health_counts_runs_by_status(tmp_path: Path) -> None:
+    launcher = FakeLauncher()
+    with in_process_client(tmp_path / "runs", launcher=launcher) as client:
+        assert client.post("/runs", json={**SHORT, "run_id": "h1"}).status_code == 201
         body = client.get("/health").json()
+    assert list(launcher.trainers) == ["h1"]
     assert body["status"] == "ok"
-    assert sum(body["runs_by_status"].values()) == 1
+    assert body["runs_by_status"]["starting"] == sum(body["runs_by_status"].values()) == 1
     assert body["disk_free_bytes"] > 0
 
 
-def test_non_loopback_bind_without_token_is_refused(tmp_path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "--runs-root", str(tmp_path), "--host", "0.0.0.0"],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 2
-    assert "PROSPECTOR_API_TOKEN" in result.stderr
+def test_non_loopback_bind_without_token_is_refused(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("PROSPECTOR_API_TOKEN", raising=False)
+    monkeypatch.delenv("PROSPECTOR_API_TOKEN_FILE", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        serve(["--runs-root", str(tmp_path), "--host", "0.0.0.0"])
+    assert exit_.value.code == 2
+    assert "PROSPECTOR_API_TOKEN" in capsys.readouterr().err
 
 
 def test_server_never_imports_the_heavy_trainer_modules() -> None:

@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 
-from tests.app.support import LONG, Server, run_status, wait_for
+from app.store import RunStore
+from tests.serving import Server, wait_for
+from tests.support import LONG, config_flags, run_status
 from trainer.config import TrainConfig
 from trainer.rundir import RunLock, RunPaths, RunStatus, read_metadata, update_status
-from app.store import RunStore
 
 
 def test_a_trainer_started_by_a_script_is_cancelled_though_it_leads_no_process_group(server: Server, tmp_path) -> None:
@@ -19,7 +20,7 @@ def test_a_trainer_started_by_a_script_is_cancelled_though_it_leads_no_process_g
     script.write_text(f'#!/bin/sh\n"{sys.executable}" -m trainer "$@"\necho "the trainer exited with $?"\n')
     script.chmod(0o755)
     args = [str(script), "--run-root", str(server.runs_root), "--run-id", "scripted"]
-    args += [f"--{key.replace('_', '-')}={value}" for key, value in LONG.items()]
+    args += config_flags(LONG)
     wrapper = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
     paths = RunPaths(server.runs_root / "scripted")
     try:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from app.follower import EventKind, FollowerRegistry, Subscriber, WindowFollower
-from tests.app.support import drain, running_run
+from tests.support import drain, running_run
 from trainer.rundir import JsonlAppender, LatestCheckpoint, RunStatus, update_status, utc_now
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.store import InvalidCursor, decode_cursor
-from tests.app.support import Server, hand_made_run, in_process_client
+from tests.support import hand_made_run, in_process_client
 from trainer.rundir import RunStatus
 
 
@@ -72,10 +71,10 @@ def test_last_event_id_resumes_after_that_window(tmp_path: Path) -> None:
      "/runs/done/checkpoints", "/runs/done/logs", "/runs/live/events", "/runs/live/logs?follow=true",
      "/docs", "/openapi.json"],
 )
-def test_head_on_get_routes_is_the_get_without_its_body(shared_server: Server, path: str) -> None:
-    hand_made_run(shared_server.runs_root, "done", RunStatus.completed, windows=2)
-    hand_made_run(shared_server.runs_root, "live", RunStatus.running, windows=1)
-    with shared_server.client() as client:
+def test_head_on_get_routes_is_the_get_without_its_body(tmp_path: Path, path: str) -> None:
+    hand_made_run(tmp_path / "runs", "done", RunStatus.completed, windows=2)
+    hand_made_run(tmp_path / "runs", "live", RunStatus.running, windows=1)
+    with in_process_client(tmp_path / "runs") as client:
         get = client.get(path.replace("/live/", "/done/"))
         head = client.head(path)
     assert head.status_code == get.status_code == 200, (head.status_code, get.status_code)
@@ -85,5 +84,6 @@ def test_head_on_get_routes_is_the_get_without_its_body(shared_server: Server, p
         assert head.headers["content-length"] == get.headers["content-length"]
 
 
-def test_head_on_an_unknown_run_is_404(shared_server: Server) -> None:
-    assert httpx.head(shared_server.url + "/runs/nope").status_code == 404
+def test_head_on_an_unknown_run_is_404(tmp_path: Path) -> None:
+    with in_process_client(tmp_path / "runs") as client:
+        assert client.head("/runs/nope").status_code == 404

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 from app.follower import EventKind, WindowFollower
-from tests.app.support import (
+from tests.serving import Server
+from tests.support import (
     SHORT,
-    Server,
     drain,
     file_windows,
     follow,

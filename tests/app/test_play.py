@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.app.support import Server, wait_for
+from tests.serving import Server, wait_for
 from trainer.cli import main
 from trainer.env import ProspectorEnv
 from trainer.env.rules import A_CASH_OUT

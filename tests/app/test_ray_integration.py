@@ -16,17 +16,8 @@ import httpx
 import pytest
 
 from tests.app.conftest import kill_live_trainers
-from tests.app.support import (
-    LONG,
-    SHORT,
-    Server,
-    assert_stopped_inside_its_window,
-    file_windows,
-    follow,
-    free_port,
-    run_status,
-    wait_for,
-)
+from tests.serving import Server, free_port, wait_for
+from tests.support import LONG, SHORT, assert_stopped_inside_its_window, file_windows, follow, run_status
 
 RAY = Path(sys.executable).parent / "ray"
 
@@ -74,7 +65,7 @@ def _answers(head: subprocess.Popen[bytes], address: str, log_path: Path) -> boo
 
 
 @pytest.fixture(scope="module")
-def ray_server(ray_dashboard: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def ray_server(ray_dashboard: str, tmp_path_factory: pytest.TempPathFactory, warm_numba: None) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("ray-service")
     server = Server(
         root / "runs", root / "server.log", launcher="ray", ray_address=ray_dashboard,

@@ -13,7 +13,7 @@ import pytest
 
 from app.ray_jobs import RayHeadUnreachable, RayJobInfo, RayJobNotFound, RayJobsClient, RayJobsError
 from tests.app.fake_ray import FakeRayHead
-from tests.app.support import free_port
+from tests.serving import free_port
 
 T = TypeVar("T")
 TOKEN = "fake-ray-token"

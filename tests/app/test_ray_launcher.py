@@ -18,17 +18,8 @@ import httpx
 import pytest
 
 from tests.app.fake_ray import FakeRayHead
-from tests.app.support import (
-    LONG,
-    SHORT,
-    Server,
-    assert_stopped_inside_its_window,
-    file_windows,
-    follow,
-    free_port,
-    run_status,
-    wait_for,
-)
+from tests.serving import Server, free_port, wait_for
+from tests.support import LONG, SHORT, assert_stopped_inside_its_window, file_windows, follow, run_status
 
 RAY_TOKEN = "a-ray-cluster-token"
 STAND_IN_TRAINER = f"""#!{sys.executable}

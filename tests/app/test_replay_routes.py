@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.support import in_process_client
+from tests.support import in_process_client
 from trainer.cli import main
 from trainer.replay import read_replay
 from trainer.replay_index import read_replay_index

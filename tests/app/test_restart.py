@@ -3,17 +3,29 @@ dead runs never stay `running`, and queued runs survive a restart."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
-from tests.app.support import LONG, SHORT, Server, file_windows, follow, run_status, wait_for, window_ids
-from trainer.config import TrainConfig
-from trainer.rundir import RunMetadata, RunPaths, RunStatus, read_metadata, utc_now, write_json_atomic, write_metadata
+from tests.serving import Server, wait_for
+from tests.support import (
+    LONG,
+    SHORT,
+    config_flags,
+    file_windows,
+    follow,
+    hand_made_run,
+    run_status,
+    trainer_argv,
+    window_ids,
+)
+from trainer.rundir import RunPaths, RunStatus, read_metadata, utc_now
 
 # Long enough to outlive a server restart, short enough to finish soon after.
 MEDIUM = {**SHORT, "total_env_steps": 400_000}
@@ -59,15 +71,40 @@ def test_killed_server_restarts_and_follows_the_same_run_to_completed(make_serve
     assert window_ids(before) + window_ids(after) == [w["window_id"] for w in file_windows(second.runs_root, "survivor")]
 
 
-def test_a_trainer_still_starting_when_the_server_died_is_adopted(make_server) -> None:
-    first = make_server()
-    with first.client() as client:
-        assert client.post("/runs", json={**SHORT, "run_id": "early"}).status_code == 201
-    first.kill()  # most likely before the trainer has taken its lock
-    second = make_server()
-    with second.client() as client:
-        assert run_status(client, "early") in ("starting", "running", "completed")
-        events = follow(client, "early")
+def _open_gate(gate: Path, word: str) -> None:
+    """Say `word` to the command waiting at the FIFO `gate` ("go": start the trainer); nothing if none waits."""
+    try:
+        fd = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:  # ENXIO: nobody has the gate open for reading
+            raise
+        return
+    with os.fdopen(fd, "w") as opened:
+        opened.write(word + "\n")
+
+
+def test_a_trainer_still_starting_when_the_server_died_is_adopted(make_server, tmp_path) -> None:
+    """The trainer command waits at a gate (a FIFO) before it becomes the trainer, so both servers
+    see the run `starting`, its pid alive but the lock not yet taken, however slow the machine."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    command = tmp_path / "gated-trainer"
+    command.write_text(f'#!/bin/sh\nread word < "{gate}"\n[ "$word" = go ] || exit 1\n'
+                       f'exec "{sys.executable}" -m trainer "$@"\n')
+    command.chmod(0o755)
+    try:
+        first = make_server(trainer_command=command)
+        with first.client() as client:
+            assert client.post("/runs", json={**SHORT, "run_id": "early"}).status_code == 201
+        assert read_metadata(RunPaths(first.runs_root / "early")).pid is not None  # recorded before the 201
+        first.kill()
+        second = make_server()
+        with second.client() as client:
+            assert run_status(client, "early") == "starting"
+            _open_gate(gate, "go")
+            events = follow(client, "early")
+    finally:
+        _open_gate(gate, "stop")  # a command still waiting (the test failed first) gives up
     assert events[-1].json() == {"status": "completed"}
 
 
@@ -85,23 +122,11 @@ def test_a_restarted_server_can_cancel_and_detect_the_death_of_adopted_trainers(
         wait_for(lambda: run_status(client, "adopt-kill") == "interrupted", 5, "the adopted run to be interrupted")
 
 
-def _hand_made_run(runs_root, run_id: str, status: RunStatus, queued_at: str) -> None:
-    paths = RunPaths(runs_root / run_id)
-    paths.make_dirs()
-    config = TrainConfig.model_validate(SHORT)
-    write_json_atomic(paths.config, config.model_dump(mode="json"))
-    now = utc_now()
-    write_metadata(paths, RunMetadata(
-        run_id=run_id, status=status, trainer_backend="random", seed=0, target_env_steps=config.total_env_steps,
-        window_env_steps=config.window_env_steps, created_at=now, updated_at=now, queued_at=queued_at, launch="fresh",
-    ))
-
-
 def test_start_up_marks_orphaned_runs_interrupted_and_resumes_the_queue(make_server, tmp_path) -> None:
     runs_root = tmp_path / "runs"
-    _hand_made_run(runs_root, "orphan", RunStatus.running, utc_now())
-    _hand_made_run(runs_root, "waiting-2", RunStatus.queued, "2030-01-02T00:00:00.000Z")
-    _hand_made_run(runs_root, "waiting-1", RunStatus.queued, "2030-01-01T00:00:00.000Z")
+    hand_made_run(runs_root, "orphan", RunStatus.running, queued_at=utc_now(), launch="fresh")
+    hand_made_run(runs_root, "waiting-2", RunStatus.queued, queued_at="2030-01-02T00:00:00.000Z", launch="fresh")
+    hand_made_run(runs_root, "waiting-1", RunStatus.queued, queued_at="2030-01-01T00:00:00.000Z", launch="fresh")
     server = make_server()
     with server.client() as client:
         orphan = client.get("/runs/orphan").json()
@@ -113,8 +138,7 @@ def test_start_up_marks_orphaned_runs_interrupted_and_resumes_the_queue(make_ser
 
 
 def _trainer_by_hand(server: Server, run_id: str) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "trainer", "--run-root", str(server.runs_root), "--run-id", run_id]
-    args += [f"--{key.replace('_', '-')}={value}" for key, value in LONG.items()]
+    args = trainer_argv(server.runs_root, "--run-id", run_id, *config_flags(LONG))
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 

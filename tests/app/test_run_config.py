@@ -4,20 +4,29 @@ default window, wandb online, and extending a run through resume with a new tota
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.app.support import LONG, SHORT, Server, file_windows, wait_for
-
-TIMING = ("sps", "elapsed_s", "time")
+from tests.serving import wait_for
+from tests.support import (
+    LONG,
+    SHORT,
+    InProcessClient,
+    config_flags,
+    file_windows,
+    in_process_client,
+    train,
+    without_timing,
+)
 
 
 def _field_named(response: httpx.Response, field: str) -> bool:
     return any(field in map(str, error["loc"]) for error in response.json()["detail"])
 
 
-def _post_raw(client: httpx.Client, path: str, text: str) -> httpx.Response:
+def _post_raw(client: httpx.Client | InProcessClient, path: str, text: str) -> httpx.Response:
     return client.post(path, content=text.encode(), headers={"content-type": "application/json"})
 
 
@@ -55,8 +64,8 @@ def _wait_status(client: httpx.Client, run_id: str, *statuses: str, timeout: flo
         ('{"wandb_mode": "online"}', "wandb_mode"),
     ],
 )
-def test_bad_or_too_costly_config_is_422_naming_the_field(shared_server: Server, text: str, field: str) -> None:
-    with shared_server.client() as client:
+def test_bad_or_too_costly_config_is_422_naming_the_field(tmp_path: Path, text: str, field: str) -> None:
+    with in_process_client(tmp_path / "runs") as client:
         response = _post_raw(client, "/runs", text)
     assert response.status_code == 422, response.text
     assert _field_named(response, field), response.json()
@@ -90,11 +99,10 @@ def test_the_operator_sets_the_limits_and_the_trainer_gets_them(make_server) -> 
         assert _wait_status(client, "wide", "cancelled", "failed")["status"] == "cancelled"
 
 
-def test_a_completed_run_is_extended_by_resume_with_a_larger_total(make_server) -> None:
+def test_a_completed_run_is_extended_by_resume_with_a_larger_total(make_server, tmp_path: Path) -> None:
     server = make_server()
     with server.client() as client:
         assert client.post("/runs", json={**SHORT, "run_id": "ext"}).status_code == 201
-        assert client.post("/runs", json={**SHORT, "run_id": "whole", "total_env_steps": 10_000}).status_code == 201
         _wait_status(client, "ext", "completed")
         assert client.post("/runs/ext/resume").status_code == 409
         for body, field in [
@@ -109,11 +117,9 @@ def test_a_completed_run_is_extended_by_resume_with_a_larger_total(make_server) 
         assert resumed.status_code == 202, resumed.text
         assert resumed.json()["target_env_steps"] == 10_000
         run = _wait_status(client, "ext", "completed", "failed")
-        _wait_status(client, "whole", "completed")
     assert run["status"] == "completed" and run["env_steps_total"] == 10_000
     extended = file_windows(server.runs_root, "ext")
     assert [(w["env_steps_start"], w["env_steps_end"]) for w in extended] == [(k * 2000, (k + 1) * 2000) for k in range(5)]
-    whole = file_windows(server.runs_root, "whole")
-    assert [{k: v for k, v in w.items() if k not in TIMING} for w in extended] == [
-        {k: v for k, v in w.items() if k not in TIMING} for w in whole
-    ]
+    # The uninterrupted reference run, trained in this process.
+    assert train(tmp_path / "reference", "--run-id", "whole", *config_flags({**SHORT, "total_env_steps": 10_000})) == 0
+    assert without_timing(extended) == without_timing(file_windows(tmp_path / "reference", "whole"))

@@ -10,7 +10,7 @@ import pytest
 
 from app.models import CONFLICT, NOT_FOUND, RunResource, run_resource
 from app.store import RunStore
-from tests.app.support import SHORT, hand_made_run, in_process_client
+from tests.support import SHORT, hand_made_run, in_process_client
 from trainer.rundir import RunStatus, read_metadata
 
 
@@ -156,3 +156,25 @@ def test_a_run_route_maps_the_domain_errors_to_404_and_409(tmp_path: Path) -> No
     assert missing.status_code == 404 and missing.json()["detail"] == "no run nope"
     assert unreadable.status_code == 409 and "config.json is not JSON" in unreadable.json()["detail"]
     assert gone.status_code == 404 and gone.json()["detail"] == "run r has no config.json"
+
+
+def test_list_runs_newest_first_with_cursor_and_filters(tmp_path: Path) -> None:
+    """Runs posted to the API (the first started by a fake launcher, the rest queued behind it)."""
+    with in_process_client(tmp_path / "runs") as client:
+        for index in range(5):
+            assert client.post("/runs", json={**SHORT, "seed": index, "run_id": f"list-{index}"}).status_code == 201
+        client.post("/runs/list-4/cancel")
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = client.get("/runs", params=params).json()
+            seen += [r["run_id"] for r in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        cancelled = client.get("/runs", params={"status": "cancelled"}).json()["items"]
+        ppo = client.get("/runs", params={"backend": "puffer_ppo"}).json()["items"]
+    assert seen == [f"list-{index}" for index in reversed(range(5))]
+    assert [r["run_id"] for r in cancelled] == ["list-4"]
+    assert ppo == []

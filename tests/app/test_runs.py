@@ -7,7 +7,8 @@ import json
 
 import httpx
 
-from tests.app.support import LONG, SHORT, Server, file_windows, follow, run_status, sse_events, wait_for, window_ids
+from tests.serving import Server, wait_for
+from tests.support import LONG, SHORT, file_windows, follow, run_status, sse_events, window_ids
 
 
 def _launch(client: httpx.Client, run_id: str, config: dict) -> dict:
@@ -146,24 +147,3 @@ def test_resume_a_cancelled_run_continues_its_windows(server: Server) -> None:
     ids = [w["window_id"] for w in file_windows(server.runs_root, "again")]
     assert ids == list(range(len(ids)))
     assert window_ids(events) == ids[1:]
-
-
-def test_list_runs_newest_first_with_cursor_and_filters(server: Server) -> None:
-    with server.client() as client:
-        for index in range(5):
-            _launch(client, f"list-{index}", {**SHORT, "seed": index})
-        client.post("/runs/list-4/cancel")
-        seen: list[str] = []
-        cursor = None
-        while True:
-            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-            page = client.get("/runs", params=params).json()
-            seen += [r["run_id"] for r in page["items"]]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
-        cancelled = client.get("/runs", params={"status": "cancelled"}).json()["items"]
-        ppo = client.get("/runs", params={"backend": "puffer_ppo"}).json()["items"]
-    assert seen == [f"list-{index}" for index in reversed(range(5))]
-    assert [r["run_id"] for r in cancelled] == ["list-4"]
-    assert ppo == []

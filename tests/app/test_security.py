@@ -14,7 +14,8 @@ import pytest
 from app.api.stream_token import StreamTokenSigner
 from app.core.config import Settings
 from app.launcher import trainer_environment
-from tests.app.support import LONG, Server, hand_made_run, in_process_client, sse_events, wait_for
+from tests.serving import Server, wait_for
+from tests.support import LONG, hand_made_run, in_process_client, sse_events
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 
 TOKEN = "a-token-of-24-characters"
@@ -186,8 +187,12 @@ def test_the_trainer_environment_is_an_allow_list() -> None:
     assert env["OMP_NUM_THREADS"] == "2" and env["PYTHONUNBUFFERED"] == "1"
 
 
-def test_a_launched_trainer_never_sees_the_api_token(make_server) -> None:
-    server: Server = make_server(token=TOKEN)
+def test_a_launched_trainer_never_sees_the_api_token(make_server, tmp_path: Path) -> None:
+    # The environment is the launcher's to give: a trainer command that only waits shows it.
+    command = tmp_path / "waiting-trainer"
+    command.write_text("#!/bin/sh\nexec sleep 600\n")
+    command.chmod(0o755)
+    server: Server = make_server(token=TOKEN, trainer_command=command)
     with server.client() as client:
         assert client.post("/runs", json={**LONG, "run_id": "env"}).status_code == 201
         paths = RunPaths(server.runs_root / "env")

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 import pytest
+import uvicorn
 from pydantic import ValidationError
 
-from app.__main__ import build_parser
+from app.__main__ import main as serve
 from app.core.config import Settings
+from trainer.config import TrainLimits
 
 
 def test_environment_variables_are_read(monkeypatch) -> None:
@@ -26,10 +32,55 @@ def test_train_limits_come_as_json_from_the_environment_or_a_flag(monkeypatch) -
     assert Settings().allow_wandb_online is False
 
 
-def test_every_setting_but_the_tokens_is_a_flag() -> None:
-    flags = {action.dest for action in build_parser()._actions}
-    assert set(Settings.model_fields) - {"api_token", "ray_token"} <= flags
-    assert "api_token" not in flags and "ray_token" not in flags
+def test_every_setting_but_the_tokens_is_a_flag_that_sets_it(tmp_path: Path, monkeypatch) -> None:
+    """`python -m app` with every flag (written out by hand, none at its default): the app it
+    serves has those settings, on the host and port given."""
+    for name in [name for name in os.environ if name.startswith("PROSPECTOR_")]:
+        monkeypatch.delenv(name)
+    (tmp_path / "token").write_text("a-token-of-24-characters\n")
+    (tmp_path / "ray-token").write_text("a-ray-token\n")
+    flags = [
+        ("--runs-root", str(tmp_path / "runs"), "runs_root", tmp_path / "runs"),
+        ("--host", "0.0.0.0", "host", "0.0.0.0"),
+        ("--port", "9001", "port", 9001),
+        ("--api-token-file", str(tmp_path / "token"), "api_token_file", tmp_path / "token"),
+        ("--allowed-hosts", "a.example, b.example", "allowed_hosts", ["a.example", "b.example"]),
+        ("--cors-origins", "http://ok.example", "cors_origins", ["http://ok.example"]),
+        ("--max-concurrent-runs", "3", "max_concurrent_runs", 3),
+        ("--trainer-threads", "2", "trainer_threads", 2),
+        ("--trainer-command", "/opt/train --fast", "trainer_command", ["/opt/train", "--fast"]),
+        ("--stop-grace-s", "2.5", "stop_grace_s", 2.5),
+        ("--log-max-bytes", "8192", "log_max_bytes", 8192),
+        ("--max-body-bytes", "2048", "max_body_bytes", 2048),
+        ("--follow-watch", "false", "follow_watch", False),
+        ("--follow-watch-step-s", "0.01", "follow_watch_step_s", 0.01),
+        ("--follow-poll-s", "0.25", "follow_poll_s", 0.25),
+        ("--supervise-poll-s", "0.2", "supervise_poll_s", 0.2),
+        ("--subscriber-queue-size", "64", "subscriber_queue_size", 64),
+        ("--play-max-sessions", "4", "play_max_sessions", 4),
+        ("--play-idle-s", "60", "play_idle_s", 60.0),
+        ("--sse-ping-s", "5", "sse_ping_s", 5.0),
+        ("--sse-send-timeout-s", "3", "sse_send_timeout_s", 3.0),
+        ("--sse-token-ttl-s", "120", "sse_token_ttl_s", 120.0),
+        ("--launcher", "ray", "launcher", "ray"),
+        ("--ray-address", "http://10.0.0.5:8265", "ray_address", "http://10.0.0.5:8265"),
+        ("--ray-token-file", str(tmp_path / "ray-token"), "ray_token_file", tmp_path / "ray-token"),
+        ("--ray-entrypoint-num-cpus", "0.5", "ray_entrypoint_num_cpus", 0.5),
+        ("--ray-head-timeout-s", "30", "ray_head_timeout_s", 30.0),
+        ("--train-limits", '{"max_num_envs": 64}', "train_limits", TrainLimits(max_num_envs=64)),
+        ("--allow-wandb-online", "true", "allow_wandb_online", True),
+    ]
+    assert sorted(name for *_, name, _ in flags) == sorted(set(Settings.model_fields) - {"api_token", "ray_token"})
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    serve([part for flag, text, _, _ in flags for part in (flag, text)])
+    settings: Settings = served["app"].state.settings
+    defaults = Settings()
+    for flag, _, name, value in flags:
+        assert value != getattr(defaults, name), flag  # the row proves something only if it changes the setting
+        assert getattr(settings, name) == value, flag
+    assert (served["host"], served["port"]) == ("0.0.0.0", 9001)
+    assert settings.token == "a-token-of-24-characters" and settings.ray_token.get_secret_value() == "a-ray-token"
 
 
 def test_the_ray_token_comes_from_the_environment_or_a_file(monkeypatch, tmp_path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.store import RunStore
-from tests.app.support import Server
+from tests.serving import Server
 from trainer.config import TrainConfig
 from trainer.rundir import JsonlAppender, RunLock, RunPaths, RunStatus, update_status
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,58 +15,11 @@ from app import supervisor as supervisor_module
 from app.core.config import Settings
 from app.store import RunStore
 from app.supervisor import RunSupervisor
+from tests.support import FakeLauncher
 from trainer.config import TrainConfig
-from trainer.rundir import ErrorKind, RunMetadata, RunPaths, RunStatus, update_status
+from trainer.rundir import ErrorKind, RunMetadata, RunStatus, update_status
 
 T = TypeVar("T")
-
-
-class FakeTrainer:
-    """A trainer that ends when the test says so, with the exit status it is given."""
-
-    end_note = None
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.signals: list[signal.Signals] = []
-        self._exit: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-
-    async def send_signal(self, sig: signal.Signals) -> None:
-        self.signals.append(sig)
-
-    def end(self, exit_code: int | None) -> None:
-        self._exit.set_result(exit_code)
-
-    async def wait(self) -> int | None:
-        return await self._exit
-
-
-class FakeLauncher:
-    name = "local"
-
-    def __init__(self, error: OSError | None = None) -> None:
-        self.error = error
-        self.gate: asyncio.Event | None = None  # set: launches wait for it (a slow Ray head)
-        self.trainers: dict[str, FakeTrainer] = {}
-        self.args: dict[str, list[str]] = {}
-
-    async def launch(self, paths: RunPaths, args: Sequence[str], *, attempt: int) -> FakeTrainer:
-        self.args[paths.run_id] = list(args)
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.error is not None:
-            raise self.error
-        trainer = self.trainers[paths.run_id] = FakeTrainer(pid=4_000_000 + len(self.trainers))
-        return trainer
-
-    def adopt(self, meta: RunMetadata, paths: RunPaths) -> None:
-        return None
-
-    async def forget(self, meta: RunMetadata) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def _until(check: Callable[[], T | None], what: str, timeout: float = 10) -> T:

@@ -1,6 +1,6 @@
 import pytest
 
-pytest.register_assert_rewrite("spec_model")
+pytest.register_assert_rewrite("tests.env.spec_model")
 
 from trainer.env import ProspectorEnv, RewardSpec  # noqa: E402
 

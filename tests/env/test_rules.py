@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from spec_model import (
+from tests.env.spec_model import (
     ASTEROID_FIELDS,
     FIELD,
     Model,

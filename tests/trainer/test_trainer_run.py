@@ -1,17 +1,18 @@
-"""Whole random-backend runs of `python -m trainer` against the run-directory contract, in real
-subprocesses: completion, SIGTERM, SIGKILL, failure and resume."""
+"""Whole random-backend runs of `python -m trainer` against the run-directory contract:
+completion, SIGTERM, SIGKILL, failure and resume. The CLI runs in-process, but for the runs that
+are signalled or whose stdout a launcher redirects: those are real subprocesses."""
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.support import trainer_argv, windows_of, without_timing
+from trainer.cli import main as trainer_main
 from trainer.config import TrainConfig
 from trainer.rundir import RunMetadata, RunPaths, RunStatus, is_run_live, read_metadata
 from trainer.windows import WINDOW_FIELDS
@@ -19,24 +20,17 @@ from trainer.windows import WINDOW_FIELDS
 SMALL = ["--num-envs", "16", "--env-time-max", "300", "--wandb-mode", "disabled"]
 ENDLESS = [*SMALL, "--total-env-steps", "1000000000", "--window-env-steps", "500"]
 
-
-def trainer(run_root: Path, *argv: str) -> list[str]:
-    return [sys.executable, "-m", "trainer", "--run-root", str(run_root), *argv]
+pytestmark = pytest.mark.usefixtures("warm_numba")
 
 
-def run_trainer(run_root: Path, *argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(trainer(run_root, *argv), capture_output=True, text=True, timeout=240)
-
-
-def windows_of(paths: RunPaths) -> list[dict]:
-    data = paths.windows.read_bytes()
-    assert data.endswith(b"\n"), "windows.jsonl must hold whole lines only"
-    return [json.loads(line) for line in data.splitlines()]
+def run_trainer(run_root: Path, *argv: str) -> int:
+    """`python -m trainer --run-root run_root *argv` in this process; its exit status."""
+    return trainer_main(["--run-root", str(run_root), *argv])
 
 
 def start_and_wait_for_windows(run_root: Path, run_id: str, count: int) -> tuple[subprocess.Popen, RunPaths]:
     proc = subprocess.Popen(
-        trainer(run_root, "--run-id", run_id, *ENDLESS),
+        trainer_argv(run_root, "--run-id", run_id, *ENDLESS),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -51,12 +45,8 @@ def start_and_wait_for_windows(run_root: Path, run_id: str, count: int) -> tuple
     return proc, paths
 
 
-def without_timing(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in ("sps", "elapsed_s", "time")} for r in records]
-
-
 def test_readme_random_run_leaves_the_contracted_run_directory(tmp_path):
-    proc = run_trainer(
+    code = run_trainer(
         tmp_path,
         "--run-id",
         "readme",
@@ -71,7 +61,7 @@ def test_readme_random_run_leaves_the_contracted_run_directory(tmp_path):
         "--num-envs",
         "256",
     )
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0
     paths = RunPaths.of(tmp_path, "readme")
     config = TrainConfig.model_validate_json(paths.config.read_text())
     assert (config.total_env_steps, config.window_env_steps, config.num_envs) == (6000, 2000, 256)
@@ -106,7 +96,7 @@ def test_readme_random_run_leaves_the_contracted_run_directory(tmp_path):
 
 
 def test_episodes_end_and_are_counted_once_and_checkpoints_follow_their_interval(tmp_path):
-    proc = run_trainer(
+    code = run_trainer(
         tmp_path,
         "--run-id",
         "eps",
@@ -118,7 +108,7 @@ def test_episodes_end_and_are_counted_once_and_checkpoints_follow_their_interval
         "--checkpoint-every-windows",
         "2",
     )
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0
     paths = RunPaths.of(tmp_path, "eps")
     assert sorted(p.name for p in paths.checkpoints_dir.iterdir()) == [
         "ckpt_000001.pt",
@@ -142,10 +132,9 @@ def test_episodes_end_and_are_counted_once_and_checkpoints_follow_their_interval
 
 def test_a_resumed_run_continues_exactly_where_it_stopped(tmp_path):
     args = [*SMALL, "--window-env-steps", "500"]  # 500 is not a multiple of 16: windows split batches
-    assert run_trainer(tmp_path, "--run-id", "whole", *args, "--total-env-steps", "4000").returncode == 0
-    assert run_trainer(tmp_path, "--run-id", "parts", *args, "--total-env-steps", "2000").returncode == 0
-    proc = run_trainer(tmp_path, "--resume", str(tmp_path / "parts"), "--total-env-steps", "4000")
-    assert proc.returncode == 0, proc.stderr
+    assert run_trainer(tmp_path, "--run-id", "whole", *args, "--total-env-steps", "4000") == 0
+    assert run_trainer(tmp_path, "--run-id", "parts", *args, "--total-env-steps", "2000") == 0
+    assert run_trainer(tmp_path, "--resume", str(tmp_path / "parts"), "--total-env-steps", "4000") == 0
     whole, parts = RunPaths.of(tmp_path, "whole"), RunPaths.of(tmp_path, "parts")
     assert without_timing(windows_of(parts)) == without_timing(windows_of(whole))
     meta = read_metadata(parts)
@@ -180,10 +169,8 @@ def test_sigterm_keeps_whole_windows_and_the_stop_state_and_resume_fills_the_gri
     assert not is_run_live(paths)
 
     total = str(500 * (len(windows) + 2))
-    whole = run_trainer(tmp_path, "--run-id", "whole", *SMALL, "--window-env-steps", "500", "--total-env-steps", total)
-    assert whole.returncode == 0
-    resumed = run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", total)
-    assert resumed.returncode == 0, resumed.stderr
+    assert run_trainer(tmp_path, "--run-id", "whole", *SMALL, "--window-env-steps", "500", "--total-env-steps", total) == 0
+    assert run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", total) == 0
     assert without_timing(windows_of(paths)) == without_timing(windows_of(RunPaths.of(tmp_path, "whole")))
     assert not (paths.checkpoints_dir / "resume_point.pt").exists()
 
@@ -198,26 +185,18 @@ def test_sigkill_leaves_valid_metadata_and_whole_lines_and_the_run_resumes(tmp_p
     assert [w["window_id"] for w in windows] == list(range(len(windows)))
 
     done = str(len(windows) * 500 + 1500)
-    resumed = run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", done)
-    assert resumed.returncode == 0, resumed.stderr
-    whole = run_trainer(tmp_path, "--run-id", "whole", *SMALL, "--window-env-steps", "500", "--total-env-steps", done)
-    assert whole.returncode == 0
+    assert run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", done) == 0
+    assert run_trainer(tmp_path, "--run-id", "whole", *SMALL, "--window-env-steps", "500", "--total-env-steps", done) == 0
     assert without_timing(windows_of(paths)) == without_timing(windows_of(RunPaths.of(tmp_path, "whole")))
     assert read_metadata(paths).status == RunStatus.completed
     assert not [p for p in paths.root.rglob("*") if p.name.endswith(".tmp")]
 
 
 def test_an_exception_marks_the_run_failed_with_the_traceback_in_the_log(tmp_path):
-    assert (
-        run_trainer(
-            tmp_path, "--run-id", "bad", *SMALL, "--total-env-steps", "1000", "--window-env-steps", "500"
-        ).returncode
-        == 0
-    )
+    assert run_trainer(tmp_path, "--run-id", "bad", *SMALL, "--total-env-steps", "1000", "--window-env-steps", "500") == 0
     paths = RunPaths.of(tmp_path, "bad")
     paths.checkpoint(1).write_bytes(b"not a checkpoint")
-    proc = run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", "2000")
-    assert proc.returncode == 1
+    assert run_trainer(tmp_path, "--resume", str(paths.root), "--total-env-steps", "2000") == 1
     meta = read_metadata(paths)
     assert meta.status == RunStatus.failed and meta.exit_code == 1
     assert "ckpt_000001.pt is not a checkpoint" in meta.error
@@ -229,7 +208,7 @@ def test_a_launcher_redirecting_stdout_into_the_log_gets_each_line_once(tmp_path
     paths.make_dirs()
     with open(paths.log, "ab") as log:
         proc = subprocess.run(
-            trainer(
+            trainer_argv(
                 tmp_path,
                 "--run-id",
                 "redirected",

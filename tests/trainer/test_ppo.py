@@ -1,18 +1,15 @@
 """The puffer_ppo backend: GAE, masking, learning on a bandit, and whole runs (run dir,
 determinism, resume, checkpoints, evaluation)."""
 
-import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests.support import train, windows_of, without_timing
 from trainer.checkpoint import load_checkpoint
-from trainer.cli import main as trainer_main
 from trainer.config import TrainConfig
 from trainer.env import N_ACTIONS, OBS_DIM
 from trainer.evaluate import main as evaluate_main
@@ -26,19 +23,6 @@ TINY = [
     "--window-env-steps", "500", "--ppo-rollout-steps", "24", "--ppo-num-minibatches", "2",
     "--ppo-update-epochs", "2", "--ppo-hidden-sizes", "32", "32", "--checkpoint-every-windows", "2",
 ]  # fmt: skip
-
-
-def run_trainer(run_root: Path, *argv: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "trainer", "--run-root", str(run_root), *argv]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=240)
-
-
-def windows_of(paths: RunPaths) -> list[dict]:
-    return [json.loads(line) for line in paths.windows.read_bytes().splitlines()]
-
-
-def without_timing(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in ("sps", "elapsed_s", "time")} for r in records]
 
 
 def test_gae_matches_a_hand_computed_rollout_with_a_terminal_and_a_truncation():
@@ -156,12 +140,11 @@ def test_ppo_learns_a_bandit_its_loss_falls_and_its_reward_rises():
 
 def test_under_the_original_reward_ppo_learns_to_cash_out_at_once(tmp_path):
     """Spec 2.9's reason for the profit profile: spec 1.7's reward makes quitting optimal."""
-    code = trainer_main([
-        "--run-root", str(tmp_path), "--run-id", "quit", "--trainer-backend", "puffer_ppo", "--env-reward",
+    code = train(
+        tmp_path, "--run-id", "quit", "--trainer-backend", "puffer_ppo", "--env-reward",
         "original", "--total-env-steps", "100000", "--window-env-steps", "10000", "--num-envs", "64",
         "--ppo-rollout-steps", "64", "--ppo-hidden-sizes", "32", "--ppo-learning-rate", "0.001",
-        "--no-log-to-run-dir", "--wandb-mode", "disabled",
-    ])  # fmt: skip
+    )  # fmt: skip
     assert code == 0
     records = windows_of(RunPaths.of(tmp_path, "quit"))
     first, last = records[0], records[-1]
@@ -173,10 +156,10 @@ def test_under_the_original_reward_ppo_learns_to_cash_out_at_once(tmp_path):
 
 
 def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_path, capsys):
-    proc = run_trainer(
+    code = train(
         tmp_path, "--run-id", "ppo", *TINY, "--total-env-steps", "2000", "--eval-episodes", "4", "--env-observation", "scouted"
     )
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0
     paths = RunPaths.of(tmp_path, "ppo")
     meta = read_metadata(paths)
     assert meta.status == RunStatus.completed and meta.env_steps_total == 2000
@@ -190,6 +173,7 @@ def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_
         assert set(UPDATE_FIELDS) | {"updates"} <= set(w)
         assert w["invalid_action_rate"] == 0.0  # only valid actions are sampled
     assert all(w["policy_loss"] is not None for w in windows)
+    assert {w["entropy_coef"] for w in windows} == {TrainConfig().ppo_ent_coef}  # constant by default
     # Checkpoints (every 2 windows) carry the evaluation.
     assert [set(EVAL_FIELDS) <= set(w) for w in windows] == [False, True, False, True]
     assert 0.0 <= windows[-1]["eval_survival_rate"] <= 1.0
@@ -206,9 +190,19 @@ def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_
     assert f"policy: {ckpt_path} (sample)  episodes: 3" in out and "net_profit" in out and "actions:" in out
 
 
+def test_the_entropy_bonus_anneals_to_zero_on_the_learning_rates_schedule(tmp_path):
+    argv = ["--run-id", "ent", *TINY, "--total-env-steps", "2000", "--eval-episodes", "0", "--ppo-anneal-ent"]
+    assert train(tmp_path, *argv, "--ppo-ent-coef", "0.02", "--ppo-learning-rate", "0.001") == 0
+    windows = windows_of(RunPaths.of(tmp_path, "ent"))
+    coefs = [w["entropy_coef"] for w in windows]
+    assert coefs == sorted(coefs, reverse=True) and coefs[0] < 0.02 and coefs[-1] > 0
+    for w in windows:  # both follow the fraction of updates left
+        assert w["entropy_coef"] / 0.02 == pytest.approx(w["learning_rate"] / 0.001)
+
+
 def test_same_seed_gives_identical_windows_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
-    assert run_trainer(tmp_path, "--run-id", "whole", *TINY, "--total-env-steps", "2500").returncode == 0
-    assert run_trainer(tmp_path, "--run-id", "again", *TINY, "--total-env-steps", "2500").returncode == 0
+    assert train(tmp_path, "--run-id", "whole", *TINY, "--total-env-steps", "2500") == 0
+    assert train(tmp_path, "--run-id", "again", *TINY, "--total-env-steps", "2500") == 0
     whole = without_timing(windows_of(RunPaths.of(tmp_path, "whole")))
     assert len(whole) == 5 and sum(w["updates"] for w in whole) == 2500 // (8 * 24)
     assert without_timing(windows_of(RunPaths.of(tmp_path, "again"))) == whole
@@ -219,25 +213,24 @@ def test_same_seed_gives_identical_windows_and_a_resumed_run_equals_an_uninterru
     killed.windows.write_bytes(b"".join(killed.windows.read_bytes().splitlines(keepends=True)[:3]))
     for window_id in (3, 4):
         killed.checkpoint(window_id).unlink()
-    proc = run_trainer(tmp_path, "--resume", str(killed.root))
-    assert proc.returncode == 0, proc.stderr
+    assert train(tmp_path, "--resume", str(killed.root)) == 0
     assert without_timing(windows_of(killed)) == whole
 
 
 @pytest.mark.parametrize("vector_backend", ["serial", "multiprocessing"])
 def test_a_ppo_run_under_worker_backends_completes(tmp_path, vector_backend):
-    proc = run_trainer(
+    code = train(
         tmp_path, "--run-id", "w", *TINY, "--total-env-steps", "1000",
         "--ppo-vector-backend", vector_backend, "--ppo-num-workers", "2",
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0
     meta = read_metadata(RunPaths.of(tmp_path, "w"))
     assert (meta.vector_backend, meta.num_workers) == (vector_backend, 2)
     assert meta.episodes_total > 0
 
 
 def test_the_readme_explains_every_ppo_window_field():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("## PPO\n", 1)[1].split("\n## ", 1)[0]
     for name in [*UPDATE_FIELDS, "updates", *EVAL_FIELDS]:
         assert f"`{name}`" in section, name

@@ -7,18 +7,20 @@ import json
 import pytest
 import torch
 
-from trainer.checkpoint import CHECKPOINT_FORMAT, CheckpointError, checkpoints_to_prune, load_checkpoint, save_checkpoint
-from trainer.cli import main
+from tests.support import train
+from trainer.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    checkpoints_to_prune,
+    load_checkpoint,
+    save_checkpoint,
+)
 from trainer.config import TrainConfig
 from trainer.ppo import EVAL_FIELDS
 from trainer.run_writer import BEST_CHECKPOINT_BY, RunWriter
 from trainer.rundir import RunPaths, RunStatus, read_metadata, update_status
 
 RANDOM = ["--trainer-backend", "random", "--num-envs", "16", "--env-time-max", "300", "--window-env-steps", "200"]
-
-
-def train(root, *argv: str) -> int:
-    return main(["--run-root", str(root), "--no-log-to-run-dir", "--wandb-mode", "disabled", *argv])
 
 
 def kept(paths: RunPaths) -> list[str]:

@@ -14,7 +14,7 @@ from trainer.config import TrainConfig, TrainerBackend
 from trainer.rundir import RunMetadata, RunPaths, RunStatus, utc_now, write_metadata
 from trainer.windows import WINDOW_FIELDS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -32,13 +32,67 @@ def printed_config(capsys, *argv: str) -> dict:
     return json.loads(out)
 
 
-def test_every_config_field_has_a_flag_with_its_description_and_default():
+# Every training flag, written out by hand, with a value other than its default and the value it
+# must give the config key (as --print-config shows it).
+FLAGS = [
+    ("--trainer-backend", ["puffer_ppo"], "trainer_backend", "puffer_ppo"),
+    ("--total-env-steps", ["30000"], "total_env_steps", 30000),
+    ("--window-env-steps", ["3000"], "window_env_steps", 3000),
+    ("--checkpoint-every-windows", ["3"], "checkpoint_every_windows", 3),
+    ("--keep-checkpoints", ["2"], "keep_checkpoints", 2),
+    ("--seed", ["9"], "seed", 9),
+    ("--env-time-max", ["500"], "env_time_max", 500),
+    ("--env-reward", ["original"], "env_reward", "original"),
+    ("--env-observation", ["spec"], "env_observation", "spec"),
+    ("--env-reward-shaping", ["0.5"], "env_reward_shaping", 0.5),
+    ("--num-envs", ["64"], "num_envs", 64),
+    ("--torch-threads", ["2"], "torch_threads", 2),
+    ("--device", ["cuda"], "device", "cuda"),
+    ("--eval-episodes", ["10"], "eval_episodes", 10),
+    ("--eval-mode", ["argmax"], "eval_mode", "argmax"),
+    ("--eval-replays", ["3"], "eval_replays", 3),
+    ("--eval-seed", ["77"], "eval_seed", 77),
+    ("--milestones", ["survival_rate:0.5", "eval_net_profit_mean:100"], "milestones",
+     [{"metric": "survival_rate", "threshold": 0.5}, {"metric": "eval_net_profit_mean", "threshold": 100.0}]),
+    ("--wandb-mode", ["offline"], "wandb_mode", "offline"),
+    ("--wandb-project", ["elsewhere"], "wandb_project", "elsewhere"),
+    ("--ppo-num-workers", ["2"], "ppo_num_workers", 2),
+    ("--ppo-vector-backend", ["serial"], "ppo_vector_backend", "serial"),
+    ("--ppo-rollout-steps", ["32"], "ppo_rollout_steps", 32),
+    ("--ppo-num-minibatches", ["4"], "ppo_num_minibatches", 4),
+    ("--ppo-update-epochs", ["2"], "ppo_update_epochs", 2),
+    ("--ppo-learning-rate", ["0.001"], "ppo_learning_rate", 0.001),
+    ("--ppo-gamma", ["0.9"], "ppo_gamma", 0.9),
+    ("--ppo-gamma-per-tick", [], "ppo_gamma_per_tick", True),
+    ("--ppo-bootstrap-time-limit", [], "ppo_bootstrap_time_limit", True),
+    ("--ppo-gae-lambda", ["0.8"], "ppo_gae_lambda", 0.8),
+    ("--ppo-clip-coef", ["0.1"], "ppo_clip_coef", 0.1),
+    ("--ppo-ent-coef", ["0.02"], "ppo_ent_coef", 0.02),
+    ("--ppo-vf-coef", ["0.25"], "ppo_vf_coef", 0.25),
+    ("--ppo-max-grad-norm", ["1.5"], "ppo_max_grad_norm", 1.5),
+    ("--ppo-hidden-sizes", ["48", "24"], "ppo_hidden_sizes", [48, 24]),
+    ("--no-ppo-anneal-lr", [], "ppo_anneal_lr", False),
+    ("--ppo-anneal-ent", [], "ppo_anneal_ent", True),
+    ("--no-ppo-norm-adv", [], "ppo_norm_adv", False),
+    ("--no-ppo-clip-vloss", [], "ppo_clip_vloss", False),
+    ("--ppo-target-kl", ["0.03"], "ppo_target_kl", 0.03),
+    ("--no-ppo-normalize-reward", [], "ppo_normalize_reward", False),
+    ("--ppo-reward-clip", ["5"], "ppo_reward_clip", 5.0),
+]
+
+
+def test_every_config_key_has_a_flag_that_sets_it(capsys):
+    assert sorted(key for *_, key, _ in FLAGS) == sorted(TrainConfig.model_fields)  # a new key needs a row
+    argv = [part for flag, values, _, _ in FLAGS for part in (flag, *values)]
+    config = printed_config(capsys, *argv)
+    defaults = TrainConfig().model_dump(mode="json")
+    for flag, _, key, value in FLAGS:
+        assert value != defaults[key], flag  # the row proves something only if it changes the key
+        assert config[key] == value, flag
     help_text = " ".join(build_parser().format_help().split())
-    for name, field in TrainConfig.model_fields.items():
-        assert "--" + name.replace("_", "-") in help_text
-        assert " ".join(field.description.split()) in help_text
-        assert f"(default: {field.default})" in help_text
-    assert "--ppo-num-envs" in help_text
+    for flag, _, key, _ in FLAGS:
+        field = TrainConfig.model_fields[key]
+        assert " ".join(field.description.split()) in help_text and f"(default: {field.default})" in help_text, flag
 
 
 def test_the_readme_documents_every_flag_default_and_window_field():
@@ -213,15 +267,11 @@ def test_resume_refuses_to_change_the_run_identity(capsys, tmp_path):
     assert (config["total_env_steps"], config["window_env_steps"]) == (200, 10)
 
 
-def test_a_missing_wandb_package_is_a_clear_error_before_training(tmp_path):
-    # sys.modules[name] = None is how Python itself marks a module as not importable.
-    code = (
-        "import sys; sys.modules['wandb'] = None; from trainer.cli import main; "
-        f"sys.exit(main(['--run-root', {str(tmp_path)!r}, '--wandb-mode', 'offline']))"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert "argument --wandb-mode" in proc.stderr and "wandb package" in proc.stderr
+def test_a_missing_wandb_package_is_a_clear_error_before_training(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # how Python itself marks a module as not importable
+    code, _, err = run_cli(capsys, "--run-root", str(tmp_path), "--wandb-mode", "offline")
+    assert code == 2
+    assert "argument --wandb-mode" in err and "wandb package" in err
     assert list(tmp_path.iterdir()) == []
 
 

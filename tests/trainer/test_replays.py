@@ -10,12 +10,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from trainer.cli import main
-from trainer.env import ProspectorEnv, RewardSpec
+from tests.support import train
 from trainer.config import TrainConfig
+from trainer.env import ProspectorEnv, RewardSpec
 from trainer.evaluate import baseline_act, checkpoint_act, evaluation_seeds, run_episodes
-from trainer.replay import read_replay, write_replay
 from trainer.replay import main as replay_main
+from trainer.replay import read_replay, write_replay
 from trainer.replay_index import read_replay_index
 from trainer.replay_record import ReplayObserver, record_episodes
 from trainer.rundir import RunPaths, read_metadata
@@ -26,10 +26,6 @@ RANDOM = [
     "--total-env-steps", "800", "--eval-replays", "1",
 ]  # fmt: skip
 SEED = 7
-
-
-def train(root, *argv: str) -> int:
-    return main(["--run-root", str(root), "--no-log-to-run-dir", "--wandb-mode", "disabled", *argv])
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,14 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from tests.support import train
 from trainer.cli import main
 from trainer.config import TrainConfig
-from trainer.evaluate import baseline_act, run_episodes
 from trainer.env import RewardSpec
+from trainer.evaluate import baseline_act, run_episodes
 from trainer.milestones import MilestoneTracker
 from trainer.replay_index import read_replay_index
 from trainer.rundir import RunPaths, read_metadata
-
-
-def train(root, *argv: str) -> int:
-    return main(["--run-root", str(root), "--no-log-to-run-dir", "--wandb-mode", "disabled", *argv])
 
 
 def record(window_id: int, **metrics: float) -> dict:

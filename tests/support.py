@@ -1,20 +1,19 @@
-"""Test support: a real uvicorn server in a subprocess, the app in-process, hand-made run
-directories, an SSE reader, and small waits."""
+"""Test support: the app in-process with a fake launcher, hand-made run directories, an SSE
+reader, and the trainer's CLI run in-process or as a subprocess. The real server process is
+tests.serving's."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio.from_thread
 import httpx
@@ -22,6 +21,8 @@ import httpx
 from app.core.config import Settings
 from app.main import create_app
 from app.store import RunStore
+from trainer.cli import flag
+from trainer.cli import main as trainer_main
 from trainer.config import TrainConfig
 from trainer.rundir import (
     RunMetadata,
@@ -34,80 +35,9 @@ from trainer.rundir import (
 )
 from trainer.windows import EPISODE_FIELDS
 
-T = TypeVar("T")
-
 # Tiny random-backend runs. SHORT finishes in a few windows; LONG runs until cancelled or killed.
 SHORT = {"trainer_backend": "random", "total_env_steps": 6000, "window_env_steps": 2000, "num_envs": 8}
 LONG = {"trainer_backend": "random", "total_env_steps": 10**12, "window_env_steps": 2000, "num_envs": 8}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05) -> T:
-    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-class Server:
-    """`python -m app` on 127.0.0.1 and a free port, with its output in a log file."""
-
-    def __init__(self, runs_root: Path, log_path: Path, *, token: str | None = None, **settings: Any) -> None:
-        self.runs_root = runs_root
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.token = token
-        self._log_path = log_path
-        self._settings = settings
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROSPECTOR_")}
-        if self.token:
-            env["PROSPECTOR_API_TOKEN"] = self.token  # the environment: argv is visible in `ps`
-        args = [sys.executable, "-m", "app", "--runs-root", str(self.runs_root), "--port", str(self.port)]
-        for name, value in self._settings.items():
-            args += ["--" + name.replace("_", "-"), str(value)]
-        with open(self._log_path, "ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        wait_for(self._healthy, 30, "the server to answer /health")
-        return self
-
-    def _healthy(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise AssertionError(f"server exited with {self.proc.returncode}: {self._log_path.read_text()[-3000:]}")
-        try:
-            return httpx.get(self.url + "/health", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @dataclass
@@ -204,11 +134,63 @@ class InProcessClient:
         self._portal_cm.__exit__(None, None, None)
 
 
-def in_process_client(runs_root: Path, *, token: str | None = None, **settings: Any) -> InProcessClient:
-    """The app built for `runs_root` and `settings`, in this process (HTTP-layer tests over
-    hand-made run directories)."""
+class FakeTrainer:
+    """A trainer that ends when the test says so, with the exit status it is given."""
+
+    end_note = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.signals: list[signal.Signals] = []
+        self._exit: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+
+    async def send_signal(self, sig: signal.Signals) -> None:
+        self.signals.append(sig)
+
+    def end(self, exit_code: int | None) -> None:
+        self._exit.set_result(exit_code)
+
+    async def wait(self) -> int | None:
+        return await self._exit
+
+
+class FakeLauncher:
+    """A launcher that starts no process: each launch makes a FakeTrainer, or raises `error`."""
+
+    name = "local"
+
+    def __init__(self, error: OSError | None = None) -> None:
+        self.error = error
+        self.gate: asyncio.Event | None = None  # set: launches wait for it (a slow Ray head)
+        self.trainers: dict[str, FakeTrainer] = {}
+        self.args: dict[str, list[str]] = {}  # each run's trainer arguments
+
+    async def launch(self, paths: RunPaths, args: Sequence[str], *, attempt: int) -> FakeTrainer:
+        self.args[paths.run_id] = list(args)
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.error is not None:
+            raise self.error
+        trainer = self.trainers[paths.run_id] = FakeTrainer(pid=4_000_000 + len(self.trainers))
+        return trainer
+
+    def adopt(self, meta: RunMetadata, paths: RunPaths) -> None:
+        return None
+
+    async def forget(self, meta: RunMetadata) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def in_process_client(runs_root: Path, *, token: str | None = None, launcher: FakeLauncher | None = None,
+                      **settings: Any) -> InProcessClient:
+    """The app built for `runs_root` and `settings`, in this process, its trainers launched by
+    `launcher` (a FakeLauncher: no process is started). HTTP-layer tests over hand-made run
+    directories and the requests a fake launcher answers."""
     runs_root.mkdir(parents=True, exist_ok=True)
-    app = create_app(Settings(runs_root=runs_root, api_token=token, **settings))
+    app = create_app(Settings(runs_root=runs_root, api_token=token, **settings), launcher=launcher or FakeLauncher())
     return InProcessClient(app, {"Authorization": f"Bearer {token}"} if token else {})
 
 
@@ -274,3 +256,34 @@ def drain(queue: Any) -> list:
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
+
+
+def train(run_root: Path, *argv: str) -> int:
+    """`python -m trainer --run-root run_root *argv`, in this process (W&B off, no log tee)."""
+    return trainer_main(["--run-root", str(run_root), "--no-log-to-run-dir", "--wandb-mode", "disabled", *argv])
+
+
+def config_flags(config: dict[str, Any]) -> list[str]:
+    """A config (like SHORT) as trainer flags: `{"num_envs": 8}` -> `["--num-envs=8"]`."""
+    return [f"{flag(key)}={value}" for key, value in config.items()]
+
+
+def trainer_argv(run_root: Path, *argv: str) -> list[str]:
+    """The argv of a trainer subprocess: for the tests that signal it or redirect its output."""
+    return [sys.executable, "-m", "trainer", "--run-root", str(run_root), *argv]
+
+
+def run_trainer_process(run_root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(trainer_argv(run_root, *argv), capture_output=True, text=True, timeout=240)
+
+
+def windows_of(paths: RunPaths) -> list[dict[str, Any]]:
+    """The run's window records; the file must end with a whole line."""
+    data = paths.windows.read_bytes()
+    assert data.endswith(b"\n"), "windows.jsonl must hold whole lines only"
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def without_timing(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Window records without their wall-clock fields (equal across identical runs)."""
+    return [{k: v for k, v in r.items() if k not in ("sps", "elapsed_s", "time")} for r in records]

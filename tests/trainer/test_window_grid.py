@@ -8,7 +8,6 @@ exception that escapes the trainer at a chosen write, leaving the files as a kil
 
 from __future__ import annotations
 
-import json
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -17,9 +16,9 @@ from typing import Any
 import pytest
 
 import trainer.run_writer
+from tests.support import train, windows_of, without_timing
 from trainer.backends import RandomBackend
 from trainer.checkpoint import load_checkpoint
-from trainer.cli import main
 from trainer.ppo import PPOBackend
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 
@@ -33,26 +32,11 @@ BACKENDS = {
     "random": (RANDOM, RandomBackend, 1400),
     "puffer_ppo": (PPO, PPOBackend, 800),
 }
-TIMING = ("sps", "elapsed_s", "time")
 EXIT_SIGTERM = 128 + signal.SIGTERM
 
 
 class Killed(BaseException):
     """Escapes train() like a kill -9: no status written, nothing cleaned up."""
-
-
-def windows_of(paths: RunPaths) -> list[dict[str, Any]]:
-    data = paths.windows.read_bytes()
-    assert data.endswith(b"\n")
-    return [json.loads(line) for line in data.splitlines()]
-
-
-def without_timing(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
-
-
-def train(root: Path, *argv: str) -> int:
-    return main(["--run-root", str(root), "--no-log-to-run-dir", "--wandb-mode", "disabled", *argv])
 
 
 def stop_at_call(monkeypatch: pytest.MonkeyPatch, backend: type, call: int) -> None:

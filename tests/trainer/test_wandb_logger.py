@@ -1,7 +1,5 @@
 """The W&B adapter: offline with the real package and no network; online with wandb.init faked."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +7,7 @@ import pytest
 from trainer.cli import main
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SMALL = [
     "--num-envs",
     "16",
@@ -38,29 +36,12 @@ def wandb_dirs(tmp_path, monkeypatch) -> dict[str, str]:
     return dirs
 
 
-def test_offline_mode_writes_its_run_under_the_run_dir(tmp_path, wandb_dirs):
+def test_offline_mode_writes_its_run_under_the_run_dir(tmp_path, wandb_dirs, monkeypatch):
     had_repo_wandb = (REPO / "wandb").exists()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trainer",
-            "--run-root",
-            str(tmp_path / "runs"),
-            "--run-id",
-            "off",
-            *SMALL,
-            "--wandb-mode",
-            "offline",
-            "--wandb-project",
-            "asteroid-prospector",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
+    monkeypatch.chdir(tmp_path)
+    argv = ["--run-root", str(tmp_path / "runs"), "--run-id", "off", *SMALL, "--wandb-mode", "offline",
+            "--wandb-project", "asteroid-prospector"]
+    assert main(argv) == 0
     paths = RunPaths.of(tmp_path / "runs", "off")
     meta = read_metadata(paths)
     assert meta.status == RunStatus.completed

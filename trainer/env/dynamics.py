@@ -281,7 +281,7 @@ def scan_asteroid(s, i, node, a, kind):
     blend = SCAN_BLEND[kind]
     conf = s.scan_confidence[i, node, a]
     sigma = s.scan_noise[i, node, a] * (1.1 - conf) * SCAN_NOISE_MULT[kind]
-    reading = np.empty(N_COMMODITIES)
+    reading = s.scratch_goods[i]
     total = 0.0
     for c in range(N_COMMODITIES):
         reading[c] = max(s.composition[i, node, a, c] + normal(s.rng, i, 0.0, sigma), 1e-8)

@@ -1,10 +1,18 @@
-"""The state of a batch of envs: flat, preallocated arrays with one leading row per env.
+"""The state of a batch of envs: preallocated arrays with one leading row per env.
 
 Python code sees an `EnvState`, a namedtuple of arrays. Compiled kernels take an
 `EnvStateRef` made from it by `state_ref`: one pointer to a heap struct holding the same
 arrays (same field names, same memory), so `s.fuel[i]` reads alike in both and edits through
-either are seen by the other. Kernels touch only the rows of the envs they step; nothing is
-allocated per step.
+either are seen by the other. The kernels also see a few scratch rows per env (SCRATCH_LAYOUT)
+that are not part of the game's state. Kernels touch only the rows of the envs they step; no
+step, reset or auto-reset allocates memory.
+
+Memory layout: the arrays are views into one record per env (`allocate_state`), so one
+env's state is contiguous, its ship, market and per-node summaries first, then one block per
+node holding that node's edges and asteroids (NODE_FIELDS). A step reads the env's head and
+the block of the node the ship is at: a few pages, whatever the batch size. (With one array
+per field, a step touched ~30 pages spread over arrays of N rows each, and big batches
+stalled on TLB and cache misses.)
 
 Why a reference and not the tuple: numba passes a namedtuple of ~60 arrays to every
 non-inlined call as hundreds of scalar arguments (and copies it across branches), about 1 us
@@ -98,15 +106,74 @@ STATE_LAYOUT = (
     ("cargo_utilization_sum", _ONE, _F),  # dt-weighted
 )
 
+# Fields stored in each node's block of its env's record (their per-env shape starts with
+# MAX_NODES): what observations read first, then what only actions read.
+NODE_FIELDS = (
+    "neighbor",
+    "edge_time",
+    "edge_fuel",
+    "threat_estimate",
+    "composition_estimate",
+    "stability_estimate",
+    "depletion",
+    "scan_confidence",
+    "edge_threat",
+    "composition",
+    "richness",
+    "stability",
+    "scan_noise",
+    "stabilized_until",
+)
+
+# Per-env rows the kernels work in (name, per-env shape, dtype); never read across steps.
+SCRATCH_LAYOUT = (
+    ("scratch_goods", _GOODS, _F),  # a scan's reading
+    ("scratch_nodes", _NODES, _I),  # world generation's candidate list and BFS queue
+)
+
 EnvState = NamedTuple("EnvState", [(name, np.ndarray) for name, _, _ in STATE_LAYOUT])
+KernelState = NamedTuple(
+    "KernelState", [(name, np.ndarray) for name, _, _ in STATE_LAYOUT + SCRATCH_LAYOUT]
+)
+_CACHE_LINE = 64
+
+
+def _padded(fields: list[tuple], tail: tuple | None = None) -> np.dtype:
+    """An aligned struct dtype of `fields` (then `tail` from the next cache line), its size a
+    whole number of cache lines."""
+    packed = np.dtype(fields, align=True)
+    names = list(packed.names)
+    formats = [packed.fields[name][0] for name in names]
+    offsets = [packed.fields[name][1] for name in names]
+    size = -(-packed.itemsize // _CACHE_LINE) * _CACHE_LINE
+    if tail is not None:
+        tail_name, tail_dtype, tail_shape = tail
+        names.append(tail_name)
+        formats.append((tail_dtype, tail_shape))
+        offsets.append(size)
+        size += tail_dtype.itemsize * int(np.prod(tail_shape))
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": size})
+
+
+def _record_dtype() -> np.dtype:
+    """One env's record: the per-env fields, then MAX_NODES node blocks (cache-line aligned)."""
+    shapes = {name: (shape, dtype) for name, shape, dtype in STATE_LAYOUT}
+    node = _padded([(name, shapes[name][1], shapes[name][0][1:]) for name in NODE_FIELDS])
+    head = [(name, dtype, shape) for name, shape, dtype in STATE_LAYOUT if name not in NODE_FIELDS]
+    return _padded(head, tail=("nodes", node, (MAX_NODES,)))
+
+
+RECORD_DTYPE = _record_dtype()
 
 
 def allocate_state(num_envs: int) -> EnvState:
-    """Zeroed state arrays for `num_envs` envs."""
-    return EnvState(
-        *(np.zeros((num_envs, *shape), dtype=dtype) for _, shape, dtype in STATE_LAYOUT)
-    )
-
+    """Zeroed state for `num_envs` envs: views into one record per env (see the module doc)."""
+    size = num_envs * RECORD_DTYPE.itemsize
+    raw = np.zeros(size + _CACHE_LINE, dtype=np.uint8)
+    start = -raw.ctypes.data % _CACHE_LINE
+    records = raw[start : start + size].view(RECORD_DTYPE)
+    nodes = records["nodes"]
+    return EnvState(*(nodes[name] if name in NODE_FIELDS else records[name] for name, _, _ in STATE_LAYOUT))
 
 
 @structref.register
@@ -149,6 +216,13 @@ def _ref_to_arrays(typingctx, state_type):
 
 
 @njit(cache=True)
-def state_ref(state):
-    """The `EnvStateRef` the kernels take, sharing `state`'s arrays (keeps them alive)."""
-    return _ref_to_arrays(state)
+def _kernel_ref(kernel_state):
+    return _ref_to_arrays(kernel_state)
+
+
+def state_ref(state: EnvState) -> EnvStateRef:
+    """The `EnvStateRef` the kernels take: `state`'s arrays (shared, kept alive) and new
+    zeroed scratch rows."""
+    num_envs = state.rng.shape[0]
+    scratch = (np.zeros((num_envs, *shape), dtype=dtype) for _, shape, dtype in SCRATCH_LAYOUT)
+    return _kernel_ref(KernelState(*state, *scratch))

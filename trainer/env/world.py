@@ -114,7 +114,7 @@ def _compute_hops(s, i):
     unreachable = MAX_NODES - 1
     for v in range(MAX_NODES):
         s.hops[i, v] = unreachable
-    queue = np.empty(MAX_NODES, dtype=np.int64)
+    queue = s.scratch_nodes[i]
     s.hops[i, 0] = 0
     queue[0] = 0
     head, tail = 0, 1
@@ -167,7 +167,7 @@ def generate_world(s, i, episode_seed, time_max):
         s.pirate[i, v] = pirate
 
     # Spanning tree: the parent is drawn among earlier nodes that still have a free slot.
-    candidates = np.empty(MAX_NODES, dtype=np.int64)
+    candidates = s.scratch_nodes[i]
     for v in range(1, n):
         m = 0
         for u in range(v):

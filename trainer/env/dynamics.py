@@ -17,6 +17,7 @@ from numba import njit
 
 from trainer.env.rng import derive_seed, normal, uniform, uniform01
 from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
+from trainer.env.state import prefetch_head, prefetch_node
 from trainer.env.world import clamp, ensure_asteroids, generate_world
 
 _LOG1P_CREDITS_CAP = math.log1p(CREDITS_CAP)
@@ -27,6 +28,7 @@ _TOP_BIT = np.uint64(1 << 63)
 _MAX_DT = max(EDGE_TIME_RANGE[1], DT_DEEP_SCAN)
 _SALES_DECAY = np.exp(-np.arange(_MAX_DT + 1) / SALES_DECAY_TAU)
 _SQRT_DT = np.sqrt(np.arange(_MAX_DT + 1, dtype=np.float64))
+_PREFETCH_DISTANCE = 2  # envs
 
 
 @njit(cache=True)
@@ -689,7 +691,20 @@ def step_batch(
     """
     profile, gamma, per_tick, shaping = reward_args
     n_finished = 0
-    for i in range(actions.shape[0]):
+    n = actions.shape[0]
+    for i in range(n):
+        # Start loading the envs stepped next (their records are too far apart for the
+        # hardware to guess): the head of env i+2d, then the block of the node its ship is at,
+        # then the block of the node it travels to.
+        if i + 2 * _PREFETCH_DISTANCE < n:
+            prefetch_head(s.rng, (i + 2 * _PREFETCH_DISTANCE,))
+        if i + _PREFETCH_DISTANCE < n:
+            ahead = i + _PREFETCH_DISTANCE
+            prefetch_node(s.neighbor, (ahead, s.node[ahead], 0))
+        if i + 1 < n and 0 <= actions[i + 1] < A_HOLD:
+            destination = s.neighbor[i + 1, s.node[i + 1], actions[i + 1]]
+            if destination > 0:
+                prefetch_node(s.neighbor, (i + 1, destination, 0))
         if s.done[i]:
             rewards[i] = 0.0
             step_ticks[i] = 0

@@ -22,6 +22,7 @@ per call; a structref is passed as one pointer.
 from typing import NamedTuple
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
 from numba.core import cgutils, types
 from numba.experimental import structref
@@ -107,17 +108,17 @@ STATE_LAYOUT = (
 )
 
 # Fields stored in each node's block of its env's record (their per-env shape starts with
-# MAX_NODES): what observations read first, then what only actions read.
+# MAX_NODES): the edges (what a reset clears), what observations read, what only actions read.
 NODE_FIELDS = (
     "neighbor",
     "edge_time",
     "edge_fuel",
     "threat_estimate",
+    "edge_threat",
     "composition_estimate",
     "stability_estimate",
     "depletion",
     "scan_confidence",
-    "edge_threat",
     "composition",
     "richness",
     "stability",
@@ -174,6 +175,40 @@ def allocate_state(num_envs: int) -> EnvState:
     records = raw[start : start + size].view(RECORD_DTYPE)
     nodes = records["nodes"]
     return EnvState(*(nodes[name] if name in NODE_FIELDS else records[name] for name, _, _ in STATE_LAYOUT))
+
+HEAD_BYTES = RECORD_DTYPE.fields["nodes"][1]  # an env's per-env fields; its node blocks follow
+NODE_BYTES = RECORD_DTYPE.fields["nodes"][0].base.itemsize
+
+
+def _line_prefetcher(nbytes: int):
+    """A kernel-only `prefetch(array, indices)`: ask the CPU to start loading the `nbytes` from
+    `array[indices]` on (a hint: never faults, changes no value)."""
+
+    @intrinsic
+    def prefetch(typingctx, array, indices):
+        def codegen(context, builder, signature, args):
+            array_type, indices_type = signature.args
+            array = context.make_array(array_type)(context, builder, args[0])
+            index = cgutils.unpack_tuple(builder, args[1], len(indices_type))
+            pointer = cgutils.get_item_pointer(context, builder, array_type, array, index, wraparound=False)
+            byte = builder.bitcast(pointer, ir.IntType(8).as_pointer())
+            i32 = ir.IntType(32)
+            hint = ir.FunctionType(ir.VoidType(), [byte.type, i32, i32, i32])
+            llvm_prefetch = cgutils.get_or_insert_function(builder.module, hint, "llvm.prefetch.p0")
+            for offset in range(0, nbytes, _CACHE_LINE):  # read, keep in every cache level, data
+                line = builder.gep(byte, [ir.IntType(64)(offset)])
+                builder.call(llvm_prefetch, [line, i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return types.void(array, indices), codegen
+
+    return prefetch
+
+
+# prefetch_head(s.rng, (i,)): env i's per-env fields (rng is the first);
+# prefetch_node(s.neighbor, (i, node, 0)): that node's block (neighbor is its first field).
+prefetch_head = _line_prefetcher(HEAD_BYTES)
+prefetch_node = _line_prefetcher(NODE_BYTES)
 
 
 @structref.register

@@ -8,7 +8,6 @@ in, and random play (which visits few nodes) does not pay for the asteroids it n
 
 import math
 
-import numpy as np
 from numba import njit
 
 from trainer.env.rng import (

@@ -17,7 +17,7 @@ from numba import njit
 from trainer.env.observation import cargo_total, cargo_value, write_views
 from trainer.env.rng import derive_seed, normal, uniform, uniform01
 from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
-from trainer.env.state import prefetch_head, prefetch_node
+from trainer.env.state import prefetch_estimates, prefetch_head, prefetch_node
 from trainer.env.world import clamp, ensure_asteroids, generate_world
 
 _EPISODE_SEED_DOMAIN = 0x5EED
@@ -458,6 +458,32 @@ def write_episode_stats(s, i, destroyed, stranded, cashed_out, out):
 
 
 @njit(cache=True)
+def prefetch_ahead(s, actions, i, n, scouted):
+    """While env i steps, start loading what the next envs of the batch (i < n) will read:
+    their records are too far apart for the hardware to guess. The head of env i+2d, then the
+    block of the node its ship is at, then for env i+1 the block of the node it travels to,
+    or with `scouted` the estimates of the visited neighbours it will describe."""
+    if i + 2 * _PREFETCH_DISTANCE < n:
+        prefetch_head(s.rng, (i + 2 * _PREFETCH_DISTANCE,))
+    if i + _PREFETCH_DISTANCE < n:
+        ahead = i + _PREFETCH_DISTANCE
+        prefetch_node(s.neighbor, (ahead, s.node[ahead], 0))
+    j = i + 1
+    if j >= n:
+        return
+    node = s.node[j]
+    if 0 <= actions[j] < A_HOLD:
+        destination = s.neighbor[j, node, actions[j]]
+        if destination > 0:
+            prefetch_node(s.neighbor, (j, destination, 0))
+    elif scouted:
+        for k in range(MAX_NEIGHBORS):
+            v = s.neighbor[j, node, k]
+            if v > 0 and s.asteroids_ready[j, v]:
+                prefetch_estimates(s.composition_estimate, (j, v, 0, 0))
+
+
+@njit(cache=True)
 def step_batch(
     s,
     actions,
@@ -486,18 +512,7 @@ def step_batch(
     n_finished = 0
     n = actions.shape[0]
     for i in range(n):
-        # Start loading the envs stepped next (their records are too far apart for the
-        # hardware to guess): the head of env i+2d, then the block of the node its ship is at,
-        # then the block of the node it travels to.
-        if i + 2 * _PREFETCH_DISTANCE < n:
-            prefetch_head(s.rng, (i + 2 * _PREFETCH_DISTANCE,))
-        if i + _PREFETCH_DISTANCE < n:
-            ahead = i + _PREFETCH_DISTANCE
-            prefetch_node(s.neighbor, (ahead, s.node[ahead], 0))
-        if i + 1 < n and 0 <= actions[i + 1] < A_HOLD:
-            destination = s.neighbor[i + 1, s.node[i + 1], actions[i + 1]]
-            if destination > 0:
-                prefetch_node(s.neighbor, (i + 1, destination, 0))
+        prefetch_ahead(s, actions, i, n, scouted)
         if s.done[i]:
             rewards[i] = 0.0
             step_ticks[i] = 0

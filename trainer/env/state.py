@@ -177,7 +177,10 @@ def allocate_state(num_envs: int) -> EnvState:
     return EnvState(*(nodes[name] if name in NODE_FIELDS else records[name] for name, _, _ in STATE_LAYOUT))
 
 HEAD_BYTES = RECORD_DTYPE.fields["nodes"][1]  # an env's per-env fields; its node blocks follow
-NODE_BYTES = RECORD_DTYPE.fields["nodes"][0].base.itemsize
+_NODE_DTYPE = RECORD_DTYPE.fields["nodes"][0].base
+NODE_BYTES = _NODE_DTYPE.itemsize
+# a node's asteroid estimates and depletion, what the scouted observation reads of a neighbour
+ESTIMATE_BYTES = _NODE_DTYPE.fields["scan_confidence"][1] - _NODE_DTYPE.fields["composition_estimate"][1]
 
 
 def _line_prefetcher(nbytes: int):
@@ -206,9 +209,11 @@ def _line_prefetcher(nbytes: int):
 
 
 # prefetch_head(s.rng, (i,)): env i's per-env fields (rng is the first);
-# prefetch_node(s.neighbor, (i, node, 0)): that node's block (neighbor is its first field).
+# prefetch_node(s.neighbor, (i, node, 0)): that node's block (neighbor is its first field);
+# prefetch_estimates(s.composition_estimate, (i, node, 0, 0)): its estimates and depletion.
 prefetch_head = _line_prefetcher(HEAD_BYTES)
 prefetch_node = _line_prefetcher(NODE_BYTES)
+prefetch_estimates = _line_prefetcher(ESTIMATE_BYTES)
 
 
 @structref.register

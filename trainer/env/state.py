@@ -133,9 +133,7 @@ SCRATCH_LAYOUT = (
 )
 
 EnvState = NamedTuple("EnvState", [(name, np.ndarray) for name, _, _ in STATE_LAYOUT])
-KernelState = NamedTuple(
-    "KernelState", [(name, np.ndarray) for name, _, _ in STATE_LAYOUT + SCRATCH_LAYOUT]
-)
+KernelState = NamedTuple("KernelState", [(name, np.ndarray) for name, _, _ in STATE_LAYOUT + SCRATCH_LAYOUT])
 _CACHE_LINE = 64
 
 
@@ -175,6 +173,7 @@ def allocate_state(num_envs: int) -> EnvState:
     records = raw[start : start + size].view(RECORD_DTYPE)
     nodes = records["nodes"]
     return EnvState(*(nodes[name] if name in NODE_FIELDS else records[name] for name, _, _ in STATE_LAYOUT))
+
 
 HEAD_BYTES = RECORD_DTYPE.fields["nodes"][1]  # an env's per-env fields; its node blocks follow
 _NODE_DTYPE = RECORD_DTYPE.fields["nodes"][0].base
@@ -218,7 +217,7 @@ prefetch_estimates = _line_prefetcher(ESTIMATE_BYTES)
 
 @structref.register
 class EnvStateRefType(types.StructRef):
-    """numba type of an `EnvStateRef`: its fields are EnvState's, in the same order."""
+    """numba type of an `EnvStateRef`: its fields are KernelState's (EnvState's, then the scratch rows)."""
 
 
 class EnvStateRef(structref.StructRefProxy):

@@ -1,6 +1,11 @@
-"""The environment alone: steps/s by batch size, compile and cache-hit start-up, greedy eval.
+"""The environment alone: steps/s by batch size against a bound, compile and cache-hit
+start-up, greedy eval.
 
-BENCH_ENV_SECONDS (default 3) sets how long each batch size is stepped.
+The bound is the same batch loop doing only the unavoidable work of a step: for every env,
+draw what a HOLD step draws (the market's 6 normals and 2 uniforms), write the observation
+row and the 69 mask bits. Env and bound alternate, REPEATS times each per batch size, and the
+best of each is printed (rates per CPU second of this process: steadier on a shared machine).
+BENCH_ENV_SECONDS (default 1) sets how long each repetition steps.
 """
 
 from __future__ import annotations
@@ -11,8 +16,75 @@ import sys
 import tempfile
 import time
 
-from bench.pipeline import env_only_sps
+import numpy as np
+from numba import njit
+
+from trainer.env import N_ACTIONS, OBS_DIM, ProspectorEnv, RandomValidPolicy
+from trainer.env.rng import normal, uniform01
+from trainer.env.rules import A_CASH_OUT, N_COMMODITIES
 from trainer.evaluate import baseline_act, run_episodes
+
+BATCH_SIZES = (1, 64, 256, 1024, 4096)
+REPEATS = 3
+_MARKET_UNIFORMS = 2  # the node hazard's jitter and the pirate roll
+
+
+@njit(cache=True)
+def bound_step(rng, observations, action_mask):
+    """The unavoidable work of one step of every env: its draws, its observation row, its mask."""
+    for i in range(observations.shape[0]):
+        x = 0.0
+        for _ in range(N_COMMODITIES):
+            x += normal(rng, i, 0.0, 1.0)
+        for _ in range(_MARKET_UNIFORMS):
+            x += uniform01(rng, i)
+        for j in range(observations.shape[1]):
+            observations[i, j] = x * j
+        bits = rng[i]
+        for a in range(N_ACTIONS):
+            action_mask[i, a] = (bits >> np.uint64(a % 64)) & np.uint64(1) == np.uint64(1)
+        action_mask[i, A_CASH_OUT] = True
+
+
+class BoundEnv:
+    """`bound_step` behind `ProspectorEnv.step`'s call: same buffers, same policy input."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.rng = np.arange(1, num_envs + 1, dtype=np.uint64)
+        self.observations = np.zeros((num_envs, OBS_DIM), dtype=np.float32)
+        self.action_mask = np.zeros((num_envs, N_ACTIONS), dtype=bool)
+        bound_step(self.rng, self.observations, self.action_mask)
+
+    def step(self, actions: np.ndarray) -> None:
+        bound_step(self.rng, self.observations, self.action_mask)
+
+
+def steps_per_cpu_second(env: ProspectorEnv | BoundEnv, policy: RandomValidPolicy, seconds: float) -> float:
+    """Env steps per CPU second of `env.step(policy.act(mask))` over about `seconds`."""
+    num_envs = env.action_mask.shape[0]
+    batches, start, cpu = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < seconds:
+        for _ in range(max(1, 4096 // num_envs)):
+            env.step(policy.act(env.action_mask))
+        batches += max(1, 4096 // num_envs)
+    return batches * num_envs / (time.process_time() - cpu)
+
+
+def env_and_bound(num_envs: int, seconds: float) -> tuple[float, float]:
+    """Best steps/s of the env and of its bound at `num_envs`, measured alternately."""
+    env = ProspectorEnv(num_envs=num_envs, seed=0)
+    env.reset()
+    bound = BoundEnv(num_envs)
+    runs: dict[str, list[float]] = {"env": [], "bound": []}
+    policies = {"env": RandomValidPolicy(num_envs, 0), "bound": RandomValidPolicy(num_envs, 0)}
+    measured: dict[str, ProspectorEnv | BoundEnv] = {"env": env, "bound": bound}
+    for name in runs:  # warm up: compile, fault in the pages, reach steady-state episodes
+        steps_per_cpu_second(measured[name], policies[name], seconds / 2)
+    for _ in range(REPEATS):
+        for name in runs:
+            runs[name].append(steps_per_cpu_second(measured[name], policies[name], seconds))
+    return max(runs["env"]), max(runs["bound"])
+
 
 _FIRST_STEP = (
     "import time; t = time.perf_counter(); "
@@ -31,14 +103,12 @@ def time_to_first_step(cache_dir: str) -> float:
 
 
 def bench_env() -> None:
-    seconds = float(os.environ.get("BENCH_ENV_SECONDS", "3"))
-    print("== env: ProspectorEnv + RandomValidPolicy, one thread, resets included")
-    for num_envs in (1, 64, 1024):
-        warm_steps = max(num_envs * 20, 2000)
-        wall, _ = env_only_sps(num_envs, warm_steps)
-        steps = max(num_envs, int(wall * seconds))
-        wall, cpu = env_only_sps(num_envs, steps)
-        print(f"  N={num_envs:<5} {wall:>12,.0f} steps/s (wall) {cpu:>12,.0f} steps/s (CPU)")
+    seconds = float(os.environ.get("BENCH_ENV_SECONDS", "1"))
+    print("== env: ProspectorEnv + RandomValidPolicy, one thread, resets included (steps per CPU s)")
+    print(f"  {'N':>5} {'env steps/s':>14} {'bound steps/s':>14} {'env / bound':>12}")
+    for num_envs in BATCH_SIZES:
+        env, bound = env_and_bound(num_envs, seconds)
+        print(f"  {num_envs:>5} {env:>14,.0f} {bound:>14,.0f} {env / bound:>12.2f}")
     with tempfile.TemporaryDirectory() as cache_dir:
         compile_s = time_to_first_step(cache_dir)
         cached_s = time_to_first_step(cache_dir)

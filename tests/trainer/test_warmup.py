@@ -13,4 +13,4 @@ def test_warmup_fills_a_fresh_cache_with_the_kernels_a_run_uses(tmp_path):
     assert proc.stdout.startswith("numba kernels ready in ")
     cached = {path.name.split("-")[0] for path in tmp_path.rglob("*.nbi")}
     wanted = {"dynamics.step_batch", "dynamics.reset_batch", "dynamics.start_seeded_episodes"}
-    assert wanted | {"policies.sample_valid_actions", "policies.prospector_actions"} <= cached
+    assert wanted | {"baselines.sample_valid_actions", "baselines.prospector_actions"} <= cached

@@ -13,7 +13,8 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from trainer.env.dynamics import reset_batch, start_seeded_episodes, step_batch, write_views
+from trainer.env.dynamics import reset_batch, start_seeded_episodes, step_batch
+from trainer.env.observation import write_views
 from trainer.env.reward import RewardSpec
 from trainer.env.rules import (
     EPISODE_STATS,
@@ -54,7 +55,7 @@ class ProspectorEnv(_Base):
     """A batch of `num_envs` independent games, paying the reward `reward` describes
     (default: the `profit` profile, see trainer.env.reward). `observation="scouted"` adds, after
     the 260 values of spec 1.3, SCOUT_DIM values on what the player has seen of each
-    neighbouring node (see dynamics.write_scouting).
+    neighbouring node (see observation.write_scouting).
 
     Public arrays, current after every `reset`/`step`:
       observations (N, 260) float32 (N, 329 with `mask_in_observation`: the mask as 0/1 after

@@ -6,8 +6,7 @@ each such call, and each `and`/`or` operand reading it, would cost about 1 us.)
 
 `step_batch` steps every env of a batch in one call: apply the action (or the invalid-action
 HOLD), run the global dynamics, compute the reward, detect the episode's end, reset finished
-envs, and write observations and action masks in place. The action mask is the single
-definition of validity: an action is valid exactly when the mask allows it.
+envs, and write observations and action masks in place (their writers are in observation.py).
 """
 
 import math
@@ -15,43 +14,19 @@ import math
 import numpy as np
 from numba import njit
 
+from trainer.env.observation import cargo_total, cargo_value, write_views
 from trainer.env.rng import derive_seed, normal, uniform, uniform01
 from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
+from trainer.env.state import prefetch_estimates, prefetch_head, prefetch_node
 from trainer.env.world import clamp, ensure_asteroids, generate_world
 
-_LOG1P_CREDITS_CAP = math.log1p(CREDITS_CAP)
-SCOUT_VALUE_NORM = float(PRICE_MAX.max())
 _EPISODE_SEED_DOMAIN = 0x5EED
 _TOP_BIT = np.uint64(1 << 63)
 # exp(-dt/tau) and sqrt(dt) for every dt a step can cost (edge times are at most 8 ticks)
 _MAX_DT = max(EDGE_TIME_RANGE[1], DT_DEEP_SCAN)
 _SALES_DECAY = np.exp(-np.arange(_MAX_DT + 1) / SALES_DECAY_TAU)
 _SQRT_DT = np.sqrt(np.arange(_MAX_DT + 1, dtype=np.float64))
-
-
-@njit(cache=True)
-def cargo_total(s, i):
-    total = 0.0
-    for c in range(N_COMMODITIES):
-        total += s.cargo[i, c]
-    return total
-
-
-@njit(cache=True)
-def cargo_value(s, i):
-    value = 0.0
-    for c in range(N_COMMODITIES):
-        value += s.cargo[i, c] * s.price[i, c]
-    return value
-
-
-@njit(cache=True)
-def has_valid_selection(s, i):
-    """A selected asteroid that is not depleted."""
-    a = s.selected[i]
-    if a < 0:
-        return False
-    return s.depletion[i, s.node[i], a] < 1.0
+_PREFETCH_DISTANCE = 2  # envs
 
 
 @njit(cache=True, inline="always")
@@ -71,177 +46,6 @@ def episode_seed_for(s, i):
 def start_episode(s, i, episode_seed, time_max):
     generate_world(s, i, episode_seed, time_max)
     s.episode_index[i] += 1
-
-
-@njit(cache=True)
-def write_action_mask(s, i, mask):
-    """mask[a] = True exactly when action a takes its valid branch in env i's current state.
-
-    Beyond spec 1.4's invalid cases, actions that cannot change the state or only pay for
-    nothing are masked (spec 2.10): selling or jettisoning a commodity not carried, selecting
-    the asteroid already selected, docking with no alert, buying fuel with a full tank,
-    repairing a tool or hull that is intact, and an overhaul of an intact ship.
-    """
-    node = s.node[i]
-    at_station = node == 0
-    credits = s.credits[i]
-    kits = s.kits[i]
-    stabilizers = s.stabilizers[i]
-    decoys = s.decoys[i]
-    selection = has_valid_selection(s, i)
-    worn_tool = s.tool[i] < TOOL_MAX
-    worn_hull = s.hull[i] < HULL_MAX
-    for k in range(MAX_NEIGHBORS):
-        mask[A_TRAVEL + k] = s.neighbor[i, node, k] >= 0
-    mask[A_HOLD] = True
-    mask[A_EMERGENCY_BURN] = True
-    mask[A_WIDE_SCAN] = True
-    mask[A_FOCUSED_SCAN] = selection
-    mask[A_DEEP_SCAN] = selection
-    mask[A_THREAT_LISTEN] = True
-    count = s.asteroid_count[i, node]
-    for a in range(MAX_ASTEROIDS):
-        depleted = s.depletion[i, node, a] >= 1.0
-        mask[A_SELECT + a] = a < count and not depleted and a != s.selected[i]
-    for m in range(3):
-        mask[A_MINE + m] = selection
-    mask[A_STABILIZE] = selection and stabilizers > 0
-    mask[A_REFINE] = True
-    mask[A_COOLDOWN] = True
-    mask[A_TOOL_MAINT] = kits > 0 and worn_tool
-    mask[A_HULL_PATCH] = kits > 0 and worn_hull
-    for c in range(N_COMMODITIES):
-        carried = s.cargo[i, c] > 0.0
-        mask[A_JETTISON + c] = carried
-        for b in range(3):
-            mask[A_SELL + 3 * c + b] = at_station and carried
-    mask[A_DOCK] = at_station and s.alert[i] > 0.0
-    fuel_room = s.fuel[i] < FUEL_MAX
-    for p in range(3):
-        mask[A_BUY_FUEL + p] = at_station and fuel_room and credits >= FUEL_PACK_PRICE[p]
-    mask[A_BUY_KIT] = at_station and credits >= KIT_PRICE and kits < ITEM_CAP
-    mask[A_BUY_STABILIZER] = at_station and credits >= STABILIZER_PRICE and stabilizers < ITEM_CAP
-    mask[A_BUY_DECOY] = at_station and credits >= DECOY_PRICE and decoys < ITEM_CAP
-    mask[A_OVERHAUL] = at_station and credits >= OVERHAUL_PRICE and (worn_tool or worn_hull)
-    mask[A_CASH_OUT] = True
-
-
-@njit(cache=True)
-def _write_neighbors(neighbor, node_type, edge_time, edge_fuel, threat_estimate, obs):
-    """The 6 neighbour slots of the current node (arguments are that node's rows)."""
-    for k in range(MAX_NEIGHBORS):
-        base = OBS_NEIGHBORS + NEIGHBOR_WIDTH * k
-        v = neighbor[k]
-        if v < 0:
-            for j in range(NEIGHBOR_WIDTH):
-                obs[base + j] = 0.0
-        else:
-            obs[base] = 1.0
-            for t in range(3):
-                obs[base + 1 + t] = 1.0 if node_type[v] == t else 0.0
-            obs[base + 4] = edge_time[k] / TRAVEL_TIME_NORM
-            obs[base + 5] = edge_fuel[k] / TRAVEL_FUEL_NORM
-            obs[base + 6] = threat_estimate[k]
-
-
-@njit(cache=True)
-def _write_asteroids(count, selected, composition_estimate, stability_estimate, depletion, confidence, obs):
-    """The 16 asteroid slots of the current node (arguments are that node's rows)."""
-    for a in range(MAX_ASTEROIDS):
-        base = OBS_ASTEROIDS + ASTEROID_WIDTH * a
-        if a >= count:
-            for j in range(ASTEROID_WIDTH):
-                obs[base + j] = 0.0
-        else:
-            obs[base] = 1.0
-            norm = 0.0
-            for c in range(N_COMMODITIES):
-                norm += composition_estimate[a, c]
-            for c in range(N_COMMODITIES):
-                obs[base + 1 + c] = composition_estimate[a, c] / norm
-            obs[base + 7] = stability_estimate[a]
-            obs[base + 8] = depletion[a]
-            obs[base + 9] = confidence[a]
-            obs[base + 10] = 1.0 if a == selected else 0.0
-
-
-@njit(cache=True)
-def write_observation(s, i, time_max, obs):
-    """The 260 observation values of env i (spec 1.3, price as price/price_max per 2.4)."""
-    node = s.node[i]
-    total = cargo_total(s, i)
-    obs[0] = s.fuel[i] / FUEL_MAX
-    obs[1] = s.hull[i] / HULL_MAX
-    obs[2] = s.heat[i] / HEAT_MAX
-    obs[3] = s.tool[i] / TOOL_MAX
-    obs[4] = total / CARGO_MAX
-    obs[5] = s.alert[i] / ALERT_MAX
-    obs[6] = s.time_remaining[i] / time_max
-    obs[7] = math.log1p(max(s.credits[i], 0.0)) / _LOG1P_CREDITS_CAP
-    for c in range(N_COMMODITIES):
-        obs[OBS_CARGO + c] = s.cargo[i, c] / CARGO_MAX
-    obs[OBS_ITEMS] = s.kits[i] / ITEM_CAP
-    obs[OBS_ITEMS + 1] = s.stabilizers[i] / ITEM_CAP
-    obs[OBS_ITEMS + 2] = s.decoys[i] / ITEM_CAP
-    obs[OBS_AT_STATION] = 1.0 if node == 0 else 0.0
-    selection = has_valid_selection(s, i)
-    obs[OBS_SELECTION_VALID] = 1.0 if selection else 0.0
-    node_type = s.node_type[i, node]
-    for t in range(3):
-        obs[OBS_NODE_TYPE + t] = 1.0 if node_type == t else 0.0
-    obs[OBS_NODE_INDEX] = node / NODE_INDEX_NORM
-    obs[OBS_HOPS] = s.hops[i, node] / NODE_INDEX_NORM
-    _write_neighbors(s.neighbor[i, node], s.node_type[i], s.edge_time[i, node], s.edge_fuel[i, node],
-                     s.threat_estimate[i, node], obs)
-    _write_asteroids(s.asteroid_count[i, node], s.selected[i], s.composition_estimate[i, node],
-                     s.stability_estimate[i, node], s.depletion[i, node], s.scan_confidence[i, node], obs)
-    price, prev_price, inventory = s.price[i], s.prev_price[i], s.inventory[i]
-    for c in range(N_COMMODITIES):
-        obs[OBS_PRICES + c] = price[c] / PRICE_MAX[c]
-        obs[OBS_PRICE_DELTAS + c] = clamp((price[c] - prev_price[c]) / PRICE_DELTA_NORM, -1.0, 1.0)
-    for j in range(len(OBS_INVENTORY_COMMODITIES)):
-        obs[OBS_INVENTORY + j] = min(inventory[OBS_INVENTORY_COMMODITIES[j]] / INVENTORY_NORM, 1.0)
-
-    for j in range(OBS_DIM):
-        obs[j] = clamp(obs[j], -1.0, 1.0)
-
-
-@njit(cache=True)
-def estimated_asteroid_value(s, i, node, a):
-    """Credits per unit the player expects from asteroid a at `node`: its estimated composition
-    at market prices, discounted by its depletion and estimated stability."""
-    value = 0.0
-    for c in range(N_COMMODITIES):
-        value += s.composition_estimate[i, node, a, c] * s.price[i, c]
-    return value * (1.0 - s.depletion[i, node, a]) * s.stability_estimate[i, node, a]
-
-
-@njit(cache=True)
-def write_scouting(s, i, obs):
-    """The `scouted` observation's SCOUT_DIM values after the 260: for each neighbour slot k
-    of the current node, [visited, best estimated asteroid value / max price, share of its
-    asteroids not depleted, hops to the station / 31]; zeros for an empty slot, and the first
-    three are 0 for a node not visited this episode."""
-    node = s.node[i]
-    for k in range(MAX_NEIGHBORS):
-        base = OBS_DIM + SCOUT_WIDTH * k
-        for j in range(SCOUT_WIDTH):
-            obs[base + j] = 0.0
-        v = s.neighbor[i, node, k]
-        if v < 0:
-            continue
-        obs[base + 3] = s.hops[i, v] / NODE_INDEX_NORM
-        if not s.asteroids_ready[i, v]:
-            continue
-        count = s.asteroid_count[i, v]
-        best, live = 0.0, 0
-        for a in range(count):
-            if s.depletion[i, v, a] < 1.0:
-                live += 1
-                best = max(best, estimated_asteroid_value(s, i, v, a))
-        obs[base] = 1.0
-        obs[base + 1] = min(1.0, best / SCOUT_VALUE_NORM)
-        obs[base + 2] = live / count if count > 0 else 0.0
 
 
 @njit(cache=True)
@@ -281,7 +85,7 @@ def scan_asteroid(s, i, node, a, kind):
     blend = SCAN_BLEND[kind]
     conf = s.scan_confidence[i, node, a]
     sigma = s.scan_noise[i, node, a] * (1.1 - conf) * SCAN_NOISE_MULT[kind]
-    reading = np.empty(N_COMMODITIES)
+    reading = s.scratch_goods[i]
     total = 0.0
     for c in range(N_COMMODITIES):
         reading[c] = max(s.composition[i, node, a, c] + normal(s.rng, i, 0.0, sigma), 1e-8)
@@ -596,6 +400,13 @@ def profit_reward(s, i, dt, credits0, value0, destroyed, stranded, ended, gamma,
 
 
 @njit(cache=True)
+def ship_lost(hull, fuel, node):
+    """(destroyed, stranded): how a ship with this hull and fuel at `node` ends its episode,
+    if it does (docs/game.md, how an episode ends)."""
+    return hull <= 0.0, fuel <= 0.0 and node != 0
+
+
+@njit(cache=True)
 def step_env(s, i, action, valid, profile, gamma, per_tick, shaping):
     """One step of env i; returns (reward, terminated, truncated, dt, destroyed, stranded).
     `profile` is REWARD_ORIGINAL or REWARD_PROFIT; gamma, per_tick and shaping are the profit
@@ -610,8 +421,7 @@ def step_env(s, i, action, valid, profile, gamma, per_tick, shaping):
         s.invalid_count[i] += 1
     global_dynamics(s, i, dt)
 
-    destroyed = s.hull[i] <= 0.0
-    stranded = s.fuel[i] <= 0.0 and s.node[i] != 0
+    destroyed, stranded = ship_lost(s.hull[i], s.fuel[i], s.node[i])
     terminated = destroyed or stranded or (valid and action == A_CASH_OUT)
     truncated = s.time_remaining[i] <= 0 and not terminated
     ended = terminated or truncated
@@ -648,18 +458,29 @@ def write_episode_stats(s, i, destroyed, stranded, cashed_out, out):
 
 
 @njit(cache=True)
-def write_views(s, i, time_max, scouted, observations, action_mask):
-    """Refresh env i's observation row and action-mask row from its state: the 260 game values,
-    then with `scouted` the SCOUT_DIM scouting values, then the mask as 0/1 in any columns left."""
-    write_action_mask(s, i, action_mask[i])
-    write_observation(s, i, time_max, observations[i])
-    game_width = OBS_DIM
-    if scouted:
-        write_scouting(s, i, observations[i])
-        game_width += SCOUT_DIM
-    width = observations.shape[1]
-    for a in range(width - game_width):
-        observations[i, game_width + a] = 1.0 if action_mask[i, a] else 0.0
+def prefetch_ahead(s, actions, i, n, scouted):
+    """While env i steps, start loading what the next envs of the batch (i < n) will read:
+    their records are too far apart for the hardware to guess. The head of env i+2d, then the
+    block of the node its ship is at, then for env i+1 the block of the node it travels to,
+    or with `scouted` the estimates of the visited neighbours it will describe."""
+    if i + 2 * _PREFETCH_DISTANCE < n:
+        prefetch_head(s.rng, (i + 2 * _PREFETCH_DISTANCE,))
+    if i + _PREFETCH_DISTANCE < n:
+        ahead = i + _PREFETCH_DISTANCE
+        prefetch_node(s.neighbor, (ahead, s.node[ahead], 0))
+    j = i + 1
+    if j >= n:
+        return
+    node = s.node[j]
+    if 0 <= actions[j] < A_HOLD:
+        destination = s.neighbor[j, node, actions[j]]
+        if destination > 0:
+            prefetch_node(s.neighbor, (j, destination, 0))
+    elif scouted:
+        for k in range(MAX_NEIGHBORS):
+            v = s.neighbor[j, node, k]
+            if v > 0 and s.asteroids_ready[j, v]:
+                prefetch_estimates(s.composition_estimate, (j, v, 0, 0))
 
 
 @njit(cache=True)
@@ -689,7 +510,9 @@ def step_batch(
     """
     profile, gamma, per_tick, shaping = reward_args
     n_finished = 0
-    for i in range(actions.shape[0]):
+    n = actions.shape[0]
+    for i in range(n):
+        prefetch_ahead(s, actions, i, n, scouted)
         if s.done[i]:
             rewards[i] = 0.0
             step_ticks[i] = 0

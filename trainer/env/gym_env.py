@@ -12,6 +12,7 @@ import gymnasium
 import numpy as np
 
 from trainer.env.batched import ProspectorEnv
+from trainer.env.dynamics import ship_lost
 from trainer.env.reward import RewardSpec
 from trainer.env.rules import (
     N_ACTIONS,
@@ -73,8 +74,7 @@ class ProspectorGymEnv(gymnasium.Env):
         s = self._env.state
         ticks = int(s.ticks[0])
         credits = float(s.credits[0])
-        destroyed = s.hull[0] <= 0.0
-        stranded = s.fuel[0] <= 0.0 and s.node[0] != 0
+        destroyed, stranded = ship_lost(float(s.hull[0]), float(s.fuel[0]), int(s.node[0]))
         return {
             "action": action,
             "dt": dt,

@@ -8,7 +8,6 @@ in, and random play (which visits few nodes) does not pay for the asteroids it n
 
 import math
 
-import numpy as np
 from numba import njit
 
 from trainer.env.rng import (
@@ -114,7 +113,7 @@ def _compute_hops(s, i):
     unreachable = MAX_NODES - 1
     for v in range(MAX_NODES):
         s.hops[i, v] = unreachable
-    queue = np.empty(MAX_NODES, dtype=np.int64)
+    queue = s.scratch_nodes[i]
     s.hops[i, 0] = 0
     queue[0] = 0
     head, tail = 0, 1
@@ -139,19 +138,22 @@ def generate_world(s, i, episode_seed, time_max):
     s.episode_seed[i] = episode_seed
     pcg32_seed(s.rng, i, episode_seed)
     n = integers(s.rng, i, NODES_RANGE[0], NODES_RANGE[1])
+    # Nodes beyond both this world and the last one hold no edges already (a fresh state
+    # holds zeros, not -1s: clear it all); a node's asteroid rows wait for its first visit.
+    stale = s.n_nodes[i] if s.n_nodes[i] > 0 else MAX_NODES
     s.n_nodes[i] = n
 
     s.node_type[i, :] = STATION
     s.hazard[i, :] = 0.0
     s.pirate[i, :] = 0.0
-    s.neighbor[i, :, :] = -1
-    s.edge_time[i, :, :] = 0
-    s.edge_fuel[i, :, :] = 0.0
-    s.edge_threat[i, :, :] = 0.0
-    s.threat_estimate[i, :, :] = 0.0
     s.asteroids_ready[i, :] = False
     s.asteroid_count[i, :] = 0
-    s.stabilized_until[i, :, :] = 0
+    for v in range(max(n, stale)):
+        s.neighbor[i, v, :] = -1
+        s.edge_time[i, v, :] = 0
+        s.edge_fuel[i, v, :] = 0.0
+        s.edge_threat[i, v, :] = 0.0
+        s.threat_estimate[i, v, :] = 0.0
 
     for v in range(1, n):
         is_hazard = uniform01(s.rng, i) < HAZARD_NODE_CHANCE
@@ -167,7 +169,7 @@ def generate_world(s, i, episode_seed, time_max):
         s.pirate[i, v] = pirate
 
     # Spanning tree: the parent is drawn among earlier nodes that still have a free slot.
-    candidates = np.empty(MAX_NODES, dtype=np.int64)
+    candidates = s.scratch_nodes[i]
     for v in range(1, n):
         m = 0
         for u in range(v):
@@ -241,6 +243,7 @@ def ensure_asteroids(s, i, node):
     if s.asteroids_ready[i, node]:
         return
     s.asteroids_ready[i, node] = True
+    s.stabilized_until[i, node, :] = 0
     r = s.asteroid_rng
     pcg32_seed(r, i, derive_seed(s.episode_seed[i], _ASTEROID_SEED_DOMAIN, node))
     count = integers(r, i, ASTEROIDS_RANGE[0], ASTEROIDS_RANGE[1])

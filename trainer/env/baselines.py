@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from trainer.env.batched import ProspectorEnv
-from trainer.env.dynamics import cargo_total, cargo_value, estimated_asteroid_value, has_valid_selection
+from trainer.env.observation import cargo_total, cargo_value, estimated_asteroid_value, has_valid_selection
 from trainer.env.rng import derive_seed, integers, pcg32_seed
 from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
 

@@ -14,7 +14,7 @@ from app.api.deps import RunDep, RunPathsDep, StoreDep
 from app.models import ErrorBody
 from app.store import RunStore
 from app.trainer_log import read_tail
-from trainer.rundir import TERMINAL_STATUSES, RunPaths
+from trainer.rundir import TERMINAL_STATUSES, RunPaths, is_run_live
 
 router = APIRouter(prefix="/runs", tags=["logs"])
 
@@ -31,7 +31,8 @@ async def _follow(store: RunStore, paths: RunPaths, first: str) -> AsyncIterator
         offset = 0
     while True:
         meta = store.get(paths.run_id)
-        finished = meta is None or meta.status in TERMINAL_STATUSES
+        # The trainer logs its last lines after writing its final status: drain once it let go of the run.
+        finished = meta is None or (meta.status in TERMINAL_STATUSES and not is_run_live(paths))
         try:
             with open(paths.log, "rb") as f:
                 size = f.seek(0, os.SEEK_END)

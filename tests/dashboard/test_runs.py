@@ -76,3 +76,29 @@ def test_cancel_from_the_run_page(page: Page, server: Server) -> None:
     screenshot(page, "run-cancelled")
     ids = chart_window_ids(page)
     assert ids == [w["window_id"] for w in file_windows(server.runs_root, "to-cancel")]
+
+
+def test_the_chart_resumes_with_no_gap_or_duplicate_after_the_server_is_killed_and_restarted(
+    page: Page, server: Server
+) -> None:
+    with server.client() as client:
+        assert client.post("/runs", json={**LONG, "run_id": "reconnect"}).status_code == 201
+    page.goto(server.url + "/#/runs/reconnect")
+    wait_for(lambda: len(chart_window_ids(page)) >= 3, 60, "three windows on the chart")
+
+    server.kill()  # SIGKILL: the trainer, in its own process group, trains on
+    written = len(file_windows(server.runs_root, "reconnect"))
+    wait_for(lambda: len(file_windows(server.runs_root, "reconnect")) > written + 3, 30, "windows written meanwhile")
+    expect(page.locator("#connection")).not_to_have_text("open")
+    server.start()
+    written = len(file_windows(server.runs_root, "reconnect"))
+    wait_for(lambda: len(chart_window_ids(page)) > written, 60, "the windows written while the server was down")
+    expect(page.locator("#connection")).to_have_text("open")
+
+    with server.client() as client:
+        assert client.post("/runs/reconnect/cancel").status_code == 202
+    expect(page.locator("#view")).to_have_attribute("data-status", "cancelled", timeout=30_000)
+    windows = [w["window_id"] for w in file_windows(server.runs_root, "reconnect")]
+    expect(page.locator("#view")).to_have_attribute("data-windows", str(len(windows)))
+    assert chart_window_ids(page) == windows == list(range(len(windows)))
+    screenshot(page, "run-reconnected")

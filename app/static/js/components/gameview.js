@@ -5,18 +5,21 @@ import { AsteroidTable, EventFeed, ShipPanel } from "./shippanel.js";
 import { WorldView, worldLegend } from "./world.js";
 
 export class GameView {
-  constructor(commodities) {
+  constructor() {
     this.world = new WorldView();
-    this.ship = new ShipPanel(commodities);
-    this.asteroids = new AsteroidTable(commodities);
+    this.ship = new ShipPanel();
+    this.asteroids = new AsteroidTable();
     this.feed = new EventFeed();
     this.element = h("div", { class: "game" },
       h("div", {}, this.world.canvas, worldLegend()),
       h("div", {}, this.ship.element, h("h3", {}, "Asteroids here"), this.asteroids.element, h("h3", {}, "Events"), this.feed.element));
   }
 
-  setWorld(nodes, edges) {
+  /** The game's world graph and commodity names (a replay's header, a play session's `world`). */
+  setWorld({ nodes, edges, commodities }) {
     this.world.setWorld(nodes, edges);
+    this.ship.commodities = commodities;
+    this.asteroids.commodities = commodities;
   }
 
   /** Show `state` at `tick`; the ship drawn `fraction` of the way from node `from` to the state's node. */

@@ -12,8 +12,8 @@ function gauge(label, value, max, id) {
 }
 
 export class ShipPanel {
-  constructor(commodities) {
-    this.commodities = commodities;
+  constructor() {
+    this.commodities = [];
     this.element = h("div", { class: "ship" });
   }
 
@@ -29,8 +29,8 @@ export class ShipPanel {
 }
 
 export class AsteroidTable {
-  constructor(commodities) {
-    this.commodities = commodities;
+  constructor() {
+    this.commodities = [];
     this.body = h("tbody");
     this.element = h("table", { class: "asteroids" },
       h("thead", {}, h("tr", {}, ["#", "estimated composition", "stability", "depletion", "confidence"].map((t) => h("th", {}, t)))),

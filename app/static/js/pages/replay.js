@@ -31,8 +31,8 @@ export function mount(root, { runId, replayId }) {
     const frames = await loadFrames(detail.frames_url, detail.frames_total);
     if (stopped) return;
     const { header, end, entry } = detail;
-    const view = new GameView(header.commodities);
-    view.setWorld(header.nodes, header.edges);
+    const view = new GameView();
+    view.setWorld(header);
     const stateAt = (i) => (i === 0 ? header.initial : frames[i - 1].state);
     const steps = [{ tick: 0, action_name: null, events: [] }, ...frames];
 

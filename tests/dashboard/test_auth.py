@@ -37,5 +37,5 @@ def test_the_page_asks_for_the_token_then_lists_and_streams_with_it(page: Page, 
     page.on("request", lambda request: stream_urls.append(request.url) if "/events" in request.url else None)
     page.click("text=done")
     expect(page.locator("#view")).to_have_attribute("data-windows", "3")
-    assert stream_urls and all("token=" in url and TOKEN not in url for url in stream_urls)
     expect(page.locator("#connection")).to_have_text("ended")
+    assert stream_urls and all("token=" in url and TOKEN not in url for url in stream_urls)

@@ -35,8 +35,16 @@ def test_open_a_replay_from_its_run_scrub_to_the_end_and_play_it(page: Page, ser
     assert fuel.get_attribute("style") == f"width:{last['state']['fuel'] / 10:g}%"
     screenshot(page, "replay-end")
 
-    page.select_option("#speed", "100")
-    page.click("#play")  # from the end it starts over, and stops at the end
+    page.locator("#scrubber").fill("0")
+    page.select_option("#speed", "2")
+    page.click("#play")
     expect(page.locator("#play")).to_have_text("Pause")
-    expect(page.locator("#play")).to_have_text("Play", timeout=15_000)
-    expect(view).to_have_attribute("data-position", str(len(frames)))
+    expect(view).to_have_attribute("data-position", "1")
+    page.click("#play")
+    expect(page.locator("#play")).to_have_text("Play")
+    paused_at = view.get_attribute("data-position")
+    page.select_option("#speed", "100")
+    page.click("#play")  # on to the end, where it stops
+    expect(view).to_have_attribute("data-position", str(len(frames)), timeout=15_000)
+    expect(page.locator("#play")).to_have_text("Play")
+    assert paused_at in ("1", "2")

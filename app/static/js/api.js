@@ -72,14 +72,20 @@ export async function download(path, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-/** Every window record of a run, read through GET /runs/{id}/metrics pages. */
-export async function allWindows(runId, { after = -1, signal } = {}) {
-  const windows = [];
+/** A run's window records, page by page (GET /runs/{id}/metrics), from after window `after`. */
+export async function* windowPages(runId, { after = -1, signal } = {}) {
   const limit = 10000;
   for (;;) {
     const page = await json(`/runs/${encodeURIComponent(runId)}/metrics?after=${after}&limit=${limit}`, { signal });
-    windows.push(...page.items);
-    if (page.items.length < limit) return windows;
+    yield page.items;
+    if (page.items.length < limit) return;
     after = page.next_after;
   }
+}
+
+/** Every window record of a run. */
+export async function allWindows(runId, options) {
+  const windows = [];
+  for await (const items of windowPages(runId, options)) windows.push(...items);
+  return windows;
 }

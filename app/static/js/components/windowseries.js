@@ -17,18 +17,28 @@ export class WindowSeries {
 
   /** Add a window record; false when its id is not newer than the last one held. */
   add(record) {
-    if (record.window_id <= this.lastId) return false;
-    const n = this.ids.length;
-    this.ids.push(record.window_id);
-    for (const [field, value] of Object.entries(record)) {
-      if (typeof value !== "number" || this.columns.has(field)) continue;
-      this.columns.set(field, new Array(n).fill(null));
+    return this.addMany([record]) > 0;
+  }
+
+  /** Add window records in id order (a history page, or one live window); returns how many were new. */
+  addMany(records) {
+    let last = this.lastId;
+    const fresh = records.filter((r) => r.window_id > last && ((last = r.window_id), true));
+    if (!fresh.length) return 0;
+    const held = this.ids.length;
+    for (const record of fresh) {
+      for (const field in record) {
+        if (typeof record[field] === "number" && !this.columns.has(field)) this.columns.set(field, new Array(held).fill(null));
+      }
     }
+    for (const record of fresh) this.ids.push(record.window_id);
     for (const [field, column] of this.columns) {
-      const value = record[field];
-      column.push(typeof value === "number" ? value : null);
+      for (const record of fresh) {
+        const value = record[field];
+        column.push(typeof value === "number" ? value : null);
+      }
     }
-    return true;
+    return fresh.length;
   }
 
   has(field) {

@@ -84,9 +84,11 @@ export function mount(root) {
       status.textContent = errorText(error);
     }
   };
+  // Closing a session is best effort: one the page cannot close expires on the server by itself.
+  const close = () => { if (session) json(`/play/${session}`, { method: "DELETE" }).catch(() => {}); };
   const start = () => {
     const value = seed.value.trim();
-    if (session) json(`/play/${session}`, { method: "DELETE" }).catch(() => {});
+    close();
     send("", value ? { seed: Number(value) } : {});
   };
 
@@ -96,5 +98,5 @@ export function mount(root) {
   summary, status, actions, agent.element, view.element);
   agent.load().catch((error) => { status.textContent = errorText(error); });
   start();
-  return () => { if (session) json(`/play/${session}`, { method: "DELETE" }).catch(() => {}); };
+  return close;
 }

@@ -1,6 +1,6 @@
 // Run: live charts from the SSE stream, status and actions, milestones, replays, checkpoints,
 // config and the log tail.
-import { ApiError, download, json } from "../api.js";
+import { ApiError, download, json, windowPages } from "../api.js";
 import { h, replace } from "../dom.js";
 import { duration, num, statusBadge, time, TERMINAL_STATUSES } from "../format.js";
 import { SeriesChart } from "../components/chart.js";
@@ -122,6 +122,8 @@ export function mount(root, { runId }) {
     replace(replays, items.map((entry) => replayRow(runId, entry)));
   };
   const refreshRun = async () => showRun(await json(runUrl(runId)));
+  // A request that fails while the stream goes on (e.g. the server is restarting) is shown, not thrown.
+  const shown = (promise) => promise.catch((error) => header.message(error.message));
 
   const act = async (action, value) => {
     try {
@@ -129,7 +131,7 @@ export function mount(root, { runId }) {
       if (action === "resume") {
         const body = value ? { total_env_steps: Number(value) } : undefined;
         await json(runUrl(runId, "/resume"), { method: "POST", body });
-        stream.close();
+        stream?.close();
         stream = openStream();
       }
       if (action === "delete") {
@@ -150,27 +152,36 @@ export function mount(root, { runId }) {
     const stream = new RunStream(runId, {
       snapshot: showRun,
       window: (record) => { if (series.add(record)) scheduleRedraw(); },
-      checkpoint: () => loadCheckpoints(),
+      checkpoint: () => shown(loadCheckpoints()),
       milestone: (m) => { milestones.set(milestoneKey(m), m); showMilestones(); },
-      replay: () => loadReplays(),
-      status: (s) => { if (run) showRun({ ...run, ...s }); refreshRun(); },
-      end: () => refreshRun(),
+      replay: () => shown(loadReplays()),
+      status: (s) => { if (run) showRun({ ...run, ...s }); shown(refreshRun()); },
+      end: () => shown(refreshRun()),
       connection: (state) => { connection.textContent = state; connection.dataset.state = state; },
     }, () => series.lastId);
     stream.open();
     return stream;
   };
-  let stream = openStream();
+  // The history comes as one JSON page (much cheaper than one SSE event per window), then the
+  // stream carries on after its last window.
+  let stream = null;
+  let unmounted = false;
+  (async () => {
+    for await (const items of windowPages(runId)) {
+      if (series.addMany(items)) scheduleRedraw();
+    }
+  })().catch((error) => header.message(error.message)).finally(() => { if (!unmounted) stream = openStream(); });
   window.dashboard = { ...window.dashboard, run: { windowIds: () => series.ids.slice(), stream: () => stream } };
 
-  refreshRun().catch((error) => header.message(error.message));
-  loadCheckpoints().catch(() => {});
-  loadReplays().catch(() => {});
-  json(runUrl(runId, "/config")).then((c) => { config.textContent = JSON.stringify(c, null, 2); }).catch(() => {});
+  shown(refreshRun());
+  shown(loadCheckpoints());
+  shown(loadReplays());
+  shown(json(runUrl(runId, "/config")).then((c) => { config.textContent = JSON.stringify(c, null, 2); }));
   logTail.start();
 
   return () => {
-    stream.close();
+    unmounted = true;
+    stream?.close();
     logTail.stop();
     cancelAnimationFrame(frame);
     for (const chart of charts) chart.destroy();

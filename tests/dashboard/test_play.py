@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.app.support import Server
+from tests.app.support import Server, wait_for
 from tests.dashboard.browser import screenshot
 
 
@@ -39,3 +39,24 @@ def test_play_five_valid_actions(page: Page, server: Server) -> None:
     with server.client() as client:  # the page's session is a real one, with the state the page shows
         session = re.search(r"session ([0-9a-f]{16})", page.locator("#play-summary").text_content() or "").group(1)  # type: ignore[union-attr]
         assert client.post(f"/play/{session}/reset").json()["tick"] == 0
+
+
+TINY_PPO = {"trainer_backend": "puffer_ppo", "total_env_steps": 128, "window_env_steps": 128, "num_envs": 8,
+            "ppo_rollout_steps": 16, "ppo_num_minibatches": 2, "eval_replays": 0}
+
+
+def test_let_a_ppo_checkpoint_move(page: Page, server: Server) -> None:
+    with server.client() as client:
+        assert client.post("/runs", json={**TINY_PPO, "run_id": "agent"}).status_code == 201
+        wait_for(lambda: client.get("/runs/agent").json()["status"] == "completed", 120, "the PPO run to complete")
+    page.goto(server.url + "/#/play")
+    view = page.locator("#view")
+    expect(view).to_have_attribute("data-steps", "0", timeout=30_000)
+    expect(page.locator("#agent-run")).to_have_value("agent")
+    expect(page.locator("#agent-checkpoint")).to_have_value("0")
+    page.fill("#agent-steps", "3")
+    page.click("#agent-move")
+    expect(view).to_have_attribute("data-steps", "3", timeout=60_000)  # the worker loads torch on the first agent step
+    expect(page.locator("#play-status")).to_have_text("")
+    expect(page.locator("#feed li")).to_have_count(4)
+    screenshot(page, "play-agent")

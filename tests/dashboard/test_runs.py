@@ -65,17 +65,35 @@ def test_the_servers_422_is_shown_next_to_the_field_it_names(page: Page, server:
     expect(page.locator("[data-error-for='num_envs']")).to_have_text("more than 0")
 
 
-def test_cancel_from_the_run_page(page: Page, server: Server) -> None:
+def test_an_unknown_run_says_so(page: Page, server: Server) -> None:
+    page.goto(server.url + "/#/runs/no-such-run")
+    expect(page.locator("#run-error")).to_have_text("There is no run no-such-run.")
+
+
+def test_cancel_resume_and_delete_from_the_run_page(page: Page, server: Server) -> None:
     with server.client() as client:
         assert client.post("/runs", json={**LONG, "run_id": "to-cancel"}).status_code == 201
     page.goto(server.url + "/#/runs/to-cancel")
+    view = page.locator("#view")
     wait_for(lambda: len(chart_window_ids(page)) >= 3, 60, "three windows on the chart")
     page.click("#cancel")
-    expect(page.locator("#view")).to_have_attribute("data-status", "cancelled", timeout=30_000)
+    expect(view).to_have_attribute("data-status", "cancelled", timeout=30_000)
     expect(page.locator("#resume")).to_be_enabled()
     screenshot(page, "run-cancelled")
-    ids = chart_window_ids(page)
-    assert ids == [w["window_id"] for w in file_windows(server.runs_root, "to-cancel")]
+    assert chart_window_ids(page) == [w["window_id"] for w in file_windows(server.runs_root, "to-cancel")]
+
+    page.click("#resume")
+    expect(view).to_have_attribute("data-status", "running", timeout=30_000)
+    charted = len(chart_window_ids(page))
+    wait_for(lambda: len(chart_window_ids(page)) > charted, 60, "windows of the resumed run on the chart")
+    page.click("#cancel")
+    expect(view).to_have_attribute("data-status", "cancelled", timeout=30_000)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete")
+    page.wait_for_url("**/#/runs")
+    expect(page.locator("tr[data-run-id='to-cancel']")).to_have_count(0)
+    assert not (server.runs_root / "to-cancel").exists()
 
 
 def test_the_chart_resumes_with_no_gap_or_duplicate_after_the_server_is_killed_and_restarted(

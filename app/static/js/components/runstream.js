@@ -58,8 +58,12 @@ export class RunStream {
         this.close();
         return;
       }
-    } catch {
-      // the server is not answering yet: try again
+    } catch (error) {
+      if (error.status === 404) { // deleted meanwhile
+        this.close();
+        return;
+      }
+      // otherwise the server is not answering yet: try again
     }
     this.schedule();
   }

@@ -170,10 +170,14 @@ export function mount(root, { runId }) {
     for await (const items of windowPages(runId)) {
       if (series.addMany(items)) scheduleRedraw();
     }
-  })().catch((error) => header.message(error.message)).finally(() => { if (!unmounted) stream = openStream(); });
+  })().then(() => true, (error) => error.status !== 404 && (header.message(error.message), true))
+    .then((follow) => { if (follow && !unmounted) stream = openStream(); });
   window.dashboard = { ...window.dashboard, run: { windowIds: () => series.ids.slice(), stream: () => stream } };
 
-  shown(refreshRun());
+  refreshRun().catch((error) => {
+    if (error.status === 404) replace(root, h("p", { class: "error-box", id: "run-error" }, `There is no run ${runId}.`));
+    else header.message(error.message);
+  });
   shown(loadCheckpoints());
   shown(loadReplays());
   shown(json(runUrl(runId, "/config")).then((c) => { config.textContent = JSON.stringify(c, null, 2); }));

@@ -122,11 +122,14 @@ class Field {
   }
 }
 
-/** The form for `schema`'s properties, in `groups` ([[title, (name) => bool], ...], first match wins). */
+/** The form for `schema`'s properties, in `groups` ([[title, (name) => bool], ...], first match wins),
+ * in the schema's order but for the `first` fields, which lead. */
 export class SchemaForm {
-  constructor(schema, groups) {
-    this.fields = new Map(Object.entries(schema.properties).map(([name, prop]) => [name, new Field(name, prop)]));
-    this.element = h("div", { class: "schema-form" }, groups.map(([title, test]) => {
+  constructor(schema, groups, first = []) {
+    const rest = Object.keys(schema.properties).filter((name) => !first.includes(name));
+    const names = [...first.filter((name) => name in schema.properties), ...rest];
+    this.fields = new Map(names.map((name) => [name, new Field(name, schema.properties[name])]));
+    this.element = h("div", { class: "schema-form" }, groups.map(([title]) => {
       const members = [...this.fields.values()].filter((f) => groups.find(([, t]) => t(f.name))?.[0] === title);
       return members.length ? h("fieldset", { "data-group": title }, h("legend", {}, title), members.map((f) => f.element)) : null;
     }));

@@ -31,7 +31,7 @@ export function mount(root) {
   let alive = true;
   runCreateSchema().then((schema) => {
     if (!alive) return;
-    const form = new SchemaForm(schema, GROUPS);
+    const form = new SchemaForm(schema, GROUPS, ["run_id", "trainer_backend"]);
     const presets = h("div", { class: "presets" }, "Presets: ",
       Object.entries(PRESETS).map(([name, values]) =>
         h("button", { type: "button", "data-preset": name, onclick: () => form.reset(values) }, name)),

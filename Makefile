@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(CHECKSUM)
 TEST_STAMP := $(VENV)/.installed-test-$(CHECKSUM)
 PUFFERLIB_CORE := pufferlib-core==3.0.23
 
-.PHONY: venv serve test bench clean
+.PHONY: venv serve test bench clean chromium
 
 venv: $(STAMP)
 
@@ -33,7 +33,18 @@ serve: venv
 	$(BIN)/python -m trainer.warmup > /dev/null 2>&1 &
 	$(BIN)/python -m app --runs-root runs
 
-test: $(TEST_STAMP)
+# tests/dashboard drive Debian's chromium through Playwright (Playwright's own browser download
+# cannot run here): installed with apt when missing and running as root (CI), else a message
+# naming the command.
+chromium:
+	@command -v chromium > /dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "make test needs Chromium for tests/dashboard; install it with: sudo apt-get install -y chromium" >&2; exit 1; \
+	  fi; }
+
+test: $(TEST_STAMP) chromium
 	$(BIN)/python -m pytest
 
 bench: venv

@@ -19,7 +19,7 @@ from app.api.deps import require_token, require_token_or_stream_token
 from app.api.errors import validation_error_handler
 from app.api.head import HeadMiddleware
 from app.api.origin import SameOriginMiddleware
-from app.api.routes import auth, checkpoints, docs, events, health, logs, metrics, play, replays, runs
+from app.api.routes import auth, checkpoints, dashboard, docs, events, health, logs, metrics, play, replays, runs
 from app.api.stream_token import StreamTokenSigner
 from app.core.config import Settings
 from app.follower import FollowerRegistry
@@ -105,6 +105,8 @@ def create_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
         app.include_router(module.router, dependencies=bearer_or_query_token, responses=AUTH_ERRORS)
     app.include_router(docs.router, dependencies=bearer_or_query_token)
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
+    app.include_router(dashboard.router)
+    app.mount(dashboard.STATIC_URL, StaticFiles(directory=dashboard.STATIC_DIR), name="dashboard")
 
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
 

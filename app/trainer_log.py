@@ -20,27 +20,31 @@ READ_CHUNK = 64 * 1024
 
 def read_tail(path: Path, lines: int, *, max_bytes: int = 1024 * 1024) -> str:
     """The last `lines` lines of the log (reaching into `trainer.log.1`), at most `max_bytes`."""
+    return read_tail_and_end(path, lines, max_bytes=max_bytes)[0]
+
+
+def read_tail_and_end(path: Path, lines: int, *, max_bytes: int = 1024 * 1024) -> tuple[str, int]:
+    """`read_tail`, and the offset in the log up to which it read (where a follow goes on)."""
     kept: deque[bytes] = deque(maxlen=lines)
+    end = 0
     for part in (previous_part(path), path):
         try:
             with open(part, "rb") as f:
                 size = f.seek(0, os.SEEK_END)
                 f.seek(max(0, size - max_bytes))
                 data = f.read()
+                end = f.tell()
         except FileNotFoundError:
+            end = 0
             continue
         kept.extend(data.splitlines(keepends=True))
     text = b"".join(kept)[-max_bytes:]
-    return text.decode("utf-8", errors="replace")
+    return text.decode("utf-8", errors="replace"), end
 
 
-async def follow_log(path: Path, first: str, over: Callable[[], bool]) -> AsyncIterator[bytes]:
-    """`first`, then whatever is appended to the log, until `over()` and the log is drained."""
+async def follow_log(path: Path, first: str, offset: int, over: Callable[[], bool]) -> AsyncIterator[bytes]:
+    """`first`, then whatever the log holds from `offset` on, until `over()` and the log is drained."""
     yield first.encode()
-    try:
-        offset = path.stat().st_size
-    except FileNotFoundError:
-        offset = 0
     while True:
         finished = over()
         try:

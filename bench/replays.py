@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.service import _make_run, _percentile, _serving
+from bench.service import make_run, _percentile, serving
 from trainer.env import ProspectorEnv, RewardSpec
 from trainer.env.rules import A_CASH_OUT, A_HOLD
 from trainer.evaluate import ActFn, baseline_act
@@ -62,7 +62,7 @@ def bench_replay_size(work: Path) -> list[dict[str, Any]]:
 def bench_frames_endpoint(work: Path) -> dict[str, Any]:
     """Page through a 20,000-step replay: the first page (decodes the file) and the others."""
     runs_root = work / "runs"
-    paths = _make_run(runs_root, "replays", RunStatus.completed)
+    paths = make_run(runs_root, "replays", RunStatus.completed)
     episode, _ = _recorded("hold", _hold_act)
     episode.header["replay_id"] = "000000-00"
     write_replay(paths.replay("000000-00"), episode.header, episode.frames, episode.end())
@@ -74,7 +74,7 @@ def bench_frames_endpoint(work: Path) -> dict[str, Any]:
     )  # fmt: skip
     write_replay_index(paths, ReplayIndex(run_id="replays", replays=[entry]))
     latencies = []
-    with _serving(runs_root, work / "server-frames.log") as server, server.client(timeout=60) as client:
+    with serving(runs_root, work / "server-frames.log") as server, server.client(timeout=60) as client:
         for offset in range(0, len(episode.frames), FRAME_PAGE):
             start = time.perf_counter()
             response = client.get("/runs/replays/replays/000000-00/frames", params={"offset": offset, "limit": FRAME_PAGE})
@@ -92,7 +92,7 @@ def bench_frames_endpoint(work: Path) -> dict[str, Any]:
 
 def bench_play_steps(work: Path) -> dict[str, Any]:
     latencies = []
-    with _serving(work / "play-runs", work / "server-play.log") as server, server.client(timeout=60) as client:
+    with serving(work / "play-runs", work / "server-play.log") as server, server.client(timeout=60) as client:
         view = client.post("/play", json={"seed": 5}).json()
         sid = view["session_id"]
         for k in range(PLAY_STEPS):

@@ -62,7 +62,7 @@ FOLLOW_MODES: dict[str, dict[str, Any]] = {
 }
 
 
-def _serving(runs_root: Path, log: Path, **settings: Any) -> Server:
+def serving(runs_root: Path, log: Path, **settings: Any) -> Server:
     """`python -m app` on a free loopback port, logging warnings only (use it as a context)."""
     return Server(runs_root, log, log_level="warning", **settings)
 
@@ -72,7 +72,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _make_run(runs_root: Path, run_id: str, status: RunStatus, created_at: str | None = None) -> RunPaths:
+def make_run(runs_root: Path, run_id: str, status: RunStatus, created_at: str | None = None) -> RunPaths:
     """A run directory as a trainer leaves it (written without fsync: bench data)."""
     paths = RunPaths(runs_root / run_id)
     paths.make_dirs()
@@ -87,7 +87,7 @@ def _make_run(runs_root: Path, run_id: str, status: RunStatus, created_at: str |
     return paths
 
 
-def _window_record(window_id: int, steps: int = 1000) -> dict[str, Any]:
+def window_record(window_id: int, steps: int = 1000) -> dict[str, Any]:
     """A record shaped like the trainer's (all of its fields, about its size), plus `written_at`."""
     start, end = window_id * steps, (window_id + 1) * steps
     return {
@@ -110,7 +110,7 @@ def _fake_trainer(paths: RunPaths, started: Any, go: Any) -> None:
     for window_id in range(FANOUT_WINDOWS):
         next_at += FANOUT_INTERVAL_S
         time.sleep(max(0.0, next_at - time.monotonic()))
-        record = _window_record(window_id)
+        record = window_record(window_id)
         windows.append(record)
         update_status(paths, RunStatus.running, latest_window=record, windows_emitted=window_id + 1)
     windows.close()
@@ -163,14 +163,14 @@ async def _fanout_clients(port: int, run_id: str, go: Any) -> tuple[list[float],
 
 def bench_sse_fanout(work: Path) -> dict[str, Any]:
     runs_root = work / "fanout"
-    paths = _make_run(runs_root, "fanout", RunStatus.running)
+    paths = make_run(runs_root, "fanout", RunStatus.running)
     ctx = multiprocessing.get_context("fork")
     started, go = ctx.Event(), ctx.Event()
     writer = ctx.Process(target=_fake_trainer, args=(paths, started, go))
     writer.start()
     started.wait(30)
     try:
-        with _serving(runs_root, work / "server-fanout.log") as server:
+        with serving(runs_root, work / "server-fanout.log") as server:
             latencies, ids = asyncio.run(_fanout_clients(server.port, "fanout", go))
     finally:
         writer.join(60)
@@ -207,8 +207,8 @@ async def _paced_gets(url: str, path: str, rate: int, seconds: int) -> list[floa
 
 def bench_get_run(work: Path) -> dict[str, Any]:
     runs_root = work / "get"
-    _make_run(runs_root, "one", RunStatus.completed)
-    with _serving(runs_root, work / "server-get.log") as server:
+    make_run(runs_root, "one", RunStatus.completed)
+    with serving(runs_root, work / "server-get.log") as server:
         latencies = asyncio.run(_paced_gets(server.url, "/runs/one", GET_RATE, GET_SECONDS))
     return {"rate_per_s": GET_RATE, "requests": len(latencies), "p50_ms": round(1000 * statistics.median(latencies), 2),
             "p99_ms": round(1000 * _percentile(latencies, 0.99), 2)}
@@ -220,8 +220,8 @@ def bench_list_runs(work: Path) -> dict[str, Any]:
     start = datetime(2030, 1, 1, tzinfo=timezone.utc)
     for index in range(LIST_RUNS):
         created_at = (start + timedelta(seconds=index)).isoformat().replace("+00:00", "Z")
-        _make_run(runs_root, f"run-{index:05d}", statuses[index % len(statuses)], created_at)
-    with _serving(runs_root, work / "server-list.log") as server, server.client() as client:
+        make_run(runs_root, f"run-{index:05d}", statuses[index % len(statuses)], created_at)
+    with serving(runs_root, work / "server-list.log") as server, server.client() as client:
         client.get("/runs").raise_for_status()  # the first request parses every run once
         latencies = []
         for index in range(LIST_REQUESTS):
@@ -262,7 +262,7 @@ async def _followed_run(url: str) -> None:
 def bench_training_throughput(work: Path) -> dict[str, Any]:
     runs_root = work / "throughput"
     before = _train_without_server(runs_root, "alone-before")
-    with _serving(runs_root, work / "server-throughput.log") as server:
+    with serving(runs_root, work / "server-throughput.log") as server:
         asyncio.run(_followed_run(server.url))
     served = _steps_per_s(RunPaths(runs_root / "served"))
     after = _train_without_server(runs_root, "alone-after")
@@ -280,7 +280,7 @@ def _write_followed_windows(runs: list[RunPaths]) -> None:
         next_at += FOLLOW_INTERVAL_S
         time.sleep(max(0.0, next_at - time.monotonic()))
         paths, window_id = runs[index % len(runs)], index // len(runs)
-        record = _window_record(window_id)
+        record = window_record(window_id)
         appenders[index % len(runs)].append(record)
         update_status(paths, RunStatus.running, latest_window=record, windows_emitted=window_id + 1)
     for paths, appender in zip(runs, appenders):
@@ -312,12 +312,12 @@ def bench_follow(work: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {"followed_runs": FOLLOW_RUNS, "idle_s": FOLLOW_IDLE_S, "windows": FOLLOW_WINDOWS}
     for mode, settings in FOLLOW_MODES.items():
         runs_root = work / f"follow-{mode}"
-        runs = [_make_run(runs_root, f"followed-{index}", RunStatus.running) for index in range(FOLLOW_RUNS)]
+        runs = [make_run(runs_root, f"followed-{index}", RunStatus.running) for index in range(FOLLOW_RUNS)]
         locks = [RunLock(paths) for paths in runs]  # held here, as live trainers hold them
         for lock in locks:
             lock.acquire()
         try:
-            with _serving(runs_root, work / f"server-follow-{mode}.log", **settings) as server:
+            with serving(runs_root, work / f"server-follow-{mode}.log", **settings) as server:
                 cpu_percent, latencies = asyncio.run(_follow_idle_then_windows(server.port, server.proc.pid, runs))
         finally:
             for lock in locks:

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from trainer.config import flag
+
 T = TypeVar("T")
 
 
@@ -57,7 +59,7 @@ class Server:
             env["PROSPECTOR_API_TOKEN"] = self.token  # the environment: argv is visible in `ps`
         args = [sys.executable, "-m", "app", "--runs-root", str(self.runs_root), "--port", str(self.port)]
         for name, value in self._settings.items():
-            args += ["--" + name.replace("_", "-"), str(value)]
+            args += [flag(name), str(value)]
         with open(self._log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_for(self._healthy, 60, "the server to answer /health")

@@ -21,23 +21,25 @@ from typing import Any
 
 import numpy as np
 
+from trainer.action_costs import valid_action_costs
 from trainer.env import ProspectorEnv
-from trainer.env.rules import ACTION_NAMES
-from trainer.replay_record import EventCounters, render_state, step_events
+from trainer.env.rules import ACTION_NAMES, COMMODITY_NAMES
+from trainer.replay_record import EventCounters, render_state, step_events, world_graph
 
 
 class PlaySession:
-    """One game a person plays (or lets a policy play) step by step."""
+    """One game a person plays (or lets a policy play) step by step; `reset()` starts it."""
 
     def __init__(self, seed: int, time_max: int) -> None:
         self.seed = seed
         self.env = ProspectorEnv(num_envs=1, time_max=time_max, autoreset=False, observation="scouted")
-        self.reset()
 
     def reset(self) -> dict[str, Any]:
+        """Start the game from its seed: the first view, with the world graph (`world`)."""
         self.env.start_episodes(np.array([self.seed], dtype=np.uint64))
         self.counters = EventCounters.of(self.env, 0)
-        return self.view(reward=0.0, events=[])
+        nodes, edges = world_graph(self.env, 0)
+        return {**self.view(reward=0.0, events=[]), "world": {"nodes": nodes, "edges": edges, "commodities": list(COMMODITY_NAMES)}}
 
     def step(self, action: int) -> dict[str, Any]:
         if self.env.state.done[0]:
@@ -53,6 +55,7 @@ class PlaySession:
     def view(self, reward: float, events: list[dict[str, Any]], action: int | None = None) -> dict[str, Any]:
         """What a client sees after a start, reset or step."""
         env = self.env
+        valid = [int(a) for a in np.flatnonzero(env.action_mask[0])]
         return {
             "seed": self.seed,
             "tick": int(env.state.ticks[0]),
@@ -64,7 +67,8 @@ class PlaySession:
             "done": bool(env.state.done[0]),
             "events": events,
             "observation": [round(float(x), 6) for x in env.observations[0]],
-            "valid_actions": [int(a) for a in np.flatnonzero(env.action_mask[0])],
+            "valid_actions": valid,
+            "actions": valid_action_costs(env, 0, valid),
             "state": render_state(env, 0),
         }
 
@@ -79,7 +83,7 @@ class PlayWorker:
         op, sid = request["op"], request["sid"]
         if op == "start":
             self.sessions[sid] = PlaySession(int(request["seed"]), int(request["time_max"]))
-            return self.sessions[sid].view(reward=0.0, events=[])
+            return self.sessions[sid].reset()
         if op == "close":
             self.sessions.pop(sid, None)
             return {}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
-from app.trainer_log import read_tail
+from app.trainer_log import follow_log, read_tail, read_tail_and_end
 from trainer.logs import cap_log, logger, previous_part, trainer_logging
 
 
@@ -23,6 +24,19 @@ def test_cap_moves_the_log_aside_and_the_tail_spans_both_parts(tmp_path) -> None
 
 def test_tail_of_a_missing_log_is_empty(tmp_path) -> None:
     assert read_tail(tmp_path / "trainer.log", 10) == ""
+
+
+def test_a_follow_goes_on_where_the_tail_ended_losing_and_repeating_nothing(tmp_path) -> None:
+    log = tmp_path / "trainer.log"
+    log.write_text("one\ntwo\n")
+    tail, end = read_tail_and_end(log, 1)
+    with open(log, "a") as f:  # written between the tail's read and the follow's start
+        f.write("three\n")
+
+    async def followed() -> bytes:
+        return b"".join([chunk async for chunk in follow_log(log, tail, end, lambda: True)])
+
+    assert asyncio.run(followed()) == b"two\nthree\n"
 
 
 def _log_lines(count: int) -> None:

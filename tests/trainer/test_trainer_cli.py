@@ -10,7 +10,7 @@ import pytest
 
 from trainer.backends import BACKENDS
 from trainer.cli import build_parser, main
-from trainer.config import TrainConfig, TrainerBackend
+from trainer.config import TrainConfig, TrainerBackend, flag
 from trainer.rundir import RunMetadata, RunPaths, RunStatus, utc_now, write_metadata
 from trainer.windows import WINDOW_FIELDS
 
@@ -102,9 +102,9 @@ def test_the_readme_documents_every_flag_default_and_window_field():
         if name.startswith("ppo_"):
             assert f"`{name[4:].replace('_', '-')}`" in rows["--ppo-*"]
         elif field.annotation is bool:
-            assert "| off |" in rows["--" + name.replace("_", "-")]
+            assert "| off |" in rows[flag(name)]
         else:
-            assert f"| `{field.default}` |" in rows["--" + name.replace("_", "-")], name
+            assert f"| `{field.default}` |" in rows[flag(name)], name
     documented = {name.strip(" `") for line in rows.values() for name in line.split("|")[1].split(",")}
     assert set(WINDOW_FIELDS) <= documented
 

@@ -9,8 +9,8 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from app.api.deps import RunDep, RunPathsDep, StoreDep
 from app.models import NOT_FOUND
-from app.trainer_log import follow_log, read_tail
-from trainer.rundir import TERMINAL_STATUSES
+from app.trainer_log import follow_log, read_tail_and_end
+from trainer.rundir import TERMINAL_STATUSES, is_run_live
 
 router = APIRouter(prefix="/runs", tags=["logs"])
 
@@ -32,12 +32,13 @@ async def run_logs(
     follow: Annotated[bool, Query(description="Keep streaming new output until the run ends.")] = False,
 ) -> Response:
     """The trainer's stdout and stderr (logs/trainer.log)."""
-    text = read_tail(paths.log, tail) if tail else ""
+    text, end = read_tail_and_end(paths.log, tail)
     if follow:
 
         def over() -> bool:
+            # The trainer logs its last lines after its final status: over once it let go of the run.
             run = store.get(meta.run_id)
-            return run is None or run.status in TERMINAL_STATUSES
+            return run is None or (run.status in TERMINAL_STATUSES and not is_run_live(paths))
 
-        return StreamingResponse(follow_log(paths.log, text, over), media_type="text/plain; charset=utf-8")
+        return StreamingResponse(follow_log(paths.log, text, end, over), media_type="text/plain; charset=utf-8")
     return PlainTextResponse(text)

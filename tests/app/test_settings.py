@@ -10,7 +10,6 @@ import pytest
 import uvicorn
 from pydantic import ValidationError
 
-from app.__main__ import build_parser
 from app.__main__ import main as serve
 from app.core.config import Settings
 from trainer.config import TrainLimits

@@ -62,14 +62,15 @@ class Server:
             args += [flag(name), str(value)]
         with open(self._log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        wait_for(self._healthy, 60, "the server to answer /health")
+        with httpx.Client(timeout=1) as probe:  # one client: each httpx.get() builds an SSL context (~25 ms CPU)
+            wait_for(lambda: self._healthy(probe), 60, "the server to answer /health")
         return self
 
-    def _healthy(self) -> bool:
+    def _healthy(self, probe: httpx.Client) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"server exited with {self.proc.returncode}: {self._log_path.read_text()[-3000:]}")
         try:
-            return httpx.get(self.url + "/health", timeout=1).status_code == 200
+            return probe.get(self.url + "/health").status_code == 200
         except httpx.TransportError:
             return False
 

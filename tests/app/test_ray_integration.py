@@ -43,7 +43,8 @@ def ray_dashboard() -> Iterator[str]:
         head = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     address = f"http://127.0.0.1:{dashboard_port}"
     try:
-        wait_for(lambda: _answers(head, address, log_path), 180, "the Ray head's Jobs API")
+        with httpx.Client(timeout=2) as probe:
+            wait_for(lambda: _answers(head, probe, address, log_path), 180, "the Ray head's Jobs API")
         yield address
     finally:
         head.send_signal(signal.SIGTERM)
@@ -55,11 +56,11 @@ def ray_dashboard() -> Iterator[str]:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _answers(head: subprocess.Popen[bytes], address: str, log_path: Path) -> bool:
+def _answers(head: subprocess.Popen[bytes], probe: httpx.Client, address: str, log_path: Path) -> bool:
     if head.poll() is not None:
         raise AssertionError(f"ray start exited with {head.returncode}: {log_path.read_text()[-3000:]}")
     try:
-        return httpx.get(address + "/api/version", timeout=2).status_code == 200
+        return probe.get(address + "/api/version").status_code == 200
     except httpx.TransportError:
         return False
 

@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 import pytest
-from tests.env.spec_model import FIELD, Model, assert_step, place_ship, put_asteroid, rig_stream, step_one
 
+from tests.env.spec_model import FIELD, Model, assert_step, place_ship, put_asteroid, rig_stream, step_one
 from trainer.env import EPISODE_STATS, ProspectorEnv
 from trainer.env.rules import (
     A_BUY_DECOY,

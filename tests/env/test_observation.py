@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from tests.env.spec_model import FIELD, place_ship, put_asteroid, step_one
 
+from tests.env.spec_model import FIELD, place_ship, put_asteroid, step_one
 from trainer.env import ProspectorEnv, RandomValidPolicy
 from trainer.env.rules import A_TRAVEL, HAZARD
 

@@ -3,8 +3,8 @@ over whole episodes, so that the return ranks policies by the profit they bank."
 
 import numpy as np
 import pytest
-from tests.env.spec_model import place_ship
 
+from tests.env.spec_model import place_ship
 from trainer.env import EPISODE_STATS, ProspectorEnv, ProspectorPolicy, RewardSpec
 from trainer.env.rules import A_CASH_OUT, A_HOLD, A_SELL, IRON
 from trainer.evaluate import evaluation_seeds

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+
 from tests.env.spec_model import (
     ASTEROID_FIELDS,
     FIELD,
@@ -19,7 +20,6 @@ from tests.env.spec_model import (
     sigmoid,
     step_one,
 )
-
 from trainer.env.rules import (
     A_BUY_DECOY,
     A_BUY_FUEL,

@@ -83,16 +83,16 @@ FLAGS = [
 
 def test_every_config_key_has_a_flag_that_sets_it(capsys):
     assert sorted(key for *_, key, _ in FLAGS) == sorted(TrainConfig.model_fields)  # a new key needs a row
-    argv = [part for flag, values, _, _ in FLAGS for part in (flag, *values)]
+    argv = [part for option, values, _, _ in FLAGS for part in (option, *values)]
     config = printed_config(capsys, *argv)
     defaults = TrainConfig().model_dump(mode="json")
-    for flag, _, key, value in FLAGS:
-        assert value != defaults[key], flag  # the row proves something only if it changes the key
-        assert config[key] == value, flag
+    for option, _, key, value in FLAGS:
+        assert value != defaults[key], option  # the row proves something only if it changes the key
+        assert config[key] == value, option
     help_text = " ".join(build_parser().format_help().split())
-    for flag, _, key, _ in FLAGS:
+    for option, _, key, _ in FLAGS:
         field = TrainConfig.model_fields[key]
-        assert " ".join(field.description.split()) in help_text and f"(default: {field.default})" in help_text, flag
+        assert " ".join(field.description.split()) in help_text and f"(default: {field.default})" in help_text, option
 
 
 def test_the_readme_documents_every_flag_default_and_window_field():

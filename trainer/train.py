@@ -61,7 +61,7 @@ from trainer.rundir import (
     write_json_atomic,
     write_metadata,
 )
-from trainer.vector import VectorEnv
+from trainer.vector import VectorEnv, make_vector_env
 from trainer.windows import WindowAccumulator
 
 if TYPE_CHECKING:
@@ -408,7 +408,7 @@ def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: b
     if config.wandb_mode != "disabled":
         writer.open_wandb()
     torch.set_num_threads(config.torch_threads)
-    env = VectorEnv(config)
+    env = make_vector_env(config)
     try:
         return _train_loop(config, writer, stop, env, resume=resume)
     finally:
@@ -420,7 +420,7 @@ def _train_loop(
     config: TrainConfig, writer: RunWriter, stop: StopRequest, env: VectorEnv, *, resume: bool
 ) -> WindowAccumulator:
     paths = writer.paths
-    backend: Backend = BACKENDS[config.trainer_backend](config, env)
+    backend: Backend = BACKENDS[config.trainer_backend](config)
     windows = WindowAccumulator(
         config.window_env_steps, config.total_env_steps, config.num_envs, EPISODE_STATS, ACTION_FAMILIES
     )
@@ -491,8 +491,7 @@ def _train_loop(
 
     last = time.perf_counter()
     while windows.env_steps < config.total_env_steps and stop.signum is None:
-        actions = backend.act(env.observations, env.action_mask)
-        finished = env.step(actions)
+        actions, finished = env.act_and_step(backend.act)
         backend.after_step(env)
         n = min(config.num_envs, config.total_env_steps - windows.env_steps)
         now = time.perf_counter()

@@ -662,7 +662,7 @@ def write_views(s, i, time_max, scouted, observations, action_mask):
         observations[i, game_width + a] = 1.0 if action_mask[i, a] else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # parts of a batch step in parallel threads (trainer.parts)
 def step_batch(
     s,
     actions,

@@ -6,7 +6,9 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -232,16 +234,24 @@ def test_same_seed_gives_identical_windows_and_a_resumed_run_equals_an_uninterru
 
 def collect(config: TrainConfig, threaded: bool) -> tuple[list, set[str]]:
     """Three rollouts and their updates under `config`: every step's actions and rewards, the
-    update fields and the final weights, and the names of the threads that acted."""
+    update fields and the final weights, and the names of the threads that ran parts. Threaded,
+    the two parts of every act and every minibatch gradient are made to overlap (a barrier)."""
     env, backend = make_vector_env(config), PPOBackend(config)
     if not threaded:
         env.runner = backend.runner = PartRunner(config.batch_threads, threaded=False)
-    acting_threads: set[str] = set()
+    both_running = threading.Barrier(config.batch_threads if threaded else 1, timeout=120)
+    part_threads: set[str] = set()
 
-    def act(observations: np.ndarray, action_mask: np.ndarray, part: int) -> np.ndarray:
-        acting_threads.add(threading.current_thread().name)
-        return backend.act(observations, action_mask, part)
+    def overlapping(run: Callable) -> Callable:
+        def part(*args: Any) -> Any:
+            part_threads.add(threading.current_thread().name)
+            both_running.wait()
+            return run(*args)
 
+        return part
+
+    act = overlapping(backend.act)
+    backend._part_gradient = overlapping(backend._part_gradient)
     trace: list = []
     for _ in range(3 * config.ppo_rollout_steps):
         actions, finished = env.act_and_step(act)
@@ -250,7 +260,7 @@ def collect(config: TrainConfig, threaded: bool) -> tuple[list, set[str]]:
     trace.append(backend.window_fields())
     trace += [p.detach().clone() for p in backend.policy.parameters()]
     env.close()
-    return trace, acting_threads
+    return trace, part_threads
 
 
 @pytest.fixture

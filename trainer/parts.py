@@ -6,7 +6,9 @@ differentiated, by one thread. numba's step kernel (compiled `nogil`) and torch'
 release the GIL, so the parts run in parallel on k cores, and while one part's envs step
 another part's policy runs (EnvPool-style). A thread whose core is busy only delays its own
 part: the others wait for it blocked, not spinning (torch's OpenMP threads spin, and ran 6x
-slower when the other core was busy).
+slower when the other core was busy). Parts are claimed, not assigned: a thread that finds no
+part left stops, so when the other core is busy the calling thread runs every part itself
+instead of waiting for a thread that has not started.
 
 Results depend on k, never on timing: every part owns its rows and its random stream, and
 parts are combined in part order. `PartRunner(k, threaded=False)` does the same work in part
@@ -15,6 +17,8 @@ order on the calling thread (the reference the tests compare against).
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -31,7 +35,7 @@ def batch_parts(size: int, parts: int) -> list[slice]:
 
 
 class PartRunner:
-    """Runs a function once per part: part 0 on the calling thread, the others on a pool."""
+    """Runs a function once per part, on the calling thread and a pool of parts - 1 threads."""
 
     def __init__(self, parts: int, threaded: bool = True) -> None:
         self.parts = parts
@@ -47,16 +51,32 @@ class PartRunner:
         )
 
     def map(self, fn: Callable[[int], T]) -> list[T]:
-        """[fn(0), ..., fn(parts - 1)], run in parallel when threaded; an exception propagates
-        after every part has finished."""
+        """[fn(0), ..., fn(parts - 1)], run in parallel when threaded (each part by whichever
+        thread claims it first); the first exception is raised once every part has finished."""
         if self._pool is None:
             return [fn(k) for k in range(self.parts)]
-        futures = [self._pool.submit(fn, k) for k in range(1, self.parts)]
-        try:
-            first = fn(0)
-        finally:
-            others = [future.result() for future in futures]
-        return [first, *others]
+        results: list[T | None] = [None] * self.parts
+        errors: list[BaseException] = []
+        finished = [threading.Event() for _ in range(self.parts)]
+        claim = itertools.count().__next__  # atomic under the GIL
+
+        def drain() -> None:
+            while (k := claim()) < self.parts:
+                try:
+                    results[k] = fn(k)
+                except BaseException as exc:  # re-raised on the calling thread below
+                    errors.append(exc)
+                finally:
+                    finished[k].set()
+
+        for _ in range(self.parts - 1):
+            self._pool.submit(drain)
+        drain()
+        for event in finished:
+            event.wait()
+        if errors:
+            raise errors[0]
+        return results  # type: ignore[return-value]
 
     def close(self) -> None:
         """Stop the pool's threads."""

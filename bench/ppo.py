@@ -10,7 +10,7 @@ Then, at the first size, the same settings with the other core kept busy by a sp
 process (how each degrades when the second core is taken).
   BENCH_PPO_STEPS (default 1,000,000 env steps per run), BENCH_PPO_SIZES (default
   "64,64 128,128 256,256"), BENCH_PPO_THREADS (default "1x1 2x1 1x2"), BENCH_PPO_BUSY_STEPS
-  (default 300,000; 0 = skip the busy-core rows).
+  (default 100,000, bounds over one rollout; 0 = skip the busy-core rows).
 
 Learning (BENCH_PPO_LEARNING=1): the default config trained for BENCH_PPO_LEARNING_STEPS
 (default 10,000,000) env steps at each seed of BENCH_PPO_LEARNING_SEEDS (default "1"; "1,2,3"
@@ -120,29 +120,32 @@ def windows(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / "metrics" / "windows.jsonl").read_bytes().splitlines()]
 
 
-def _throughput_row(root: Path, run_id: str, size: str, threads: tuple[int, int], steps: int) -> tuple[float, float]:
+def _throughput_row(
+    root: Path, run_id: str, size: str, threads: tuple[int, int], steps: int, rollouts: int
+) -> tuple[float, float]:
     """(bound, end-to-end) env steps/s of hidden sizes `size` at (batch, torch) `threads`; the
-    bound is measured before and after the run and averaged (the box's load drifts)."""
+    bound (over `rollouts` rollouts) is measured before and after the run and averaged (the
+    box's load drifts)."""
     hidden = [int(w) for w in size.split(",")]
     batch_threads, torch_threads = threads
     config = TrainConfig(
         trainer_backend="puffer_ppo", total_env_steps=steps, ppo_hidden_sizes=hidden,
         batch_threads=batch_threads, torch_threads=torch_threads,
     )  # fmt: skip
-    bound_before = policy_bound_sps(config)
+    bound_before = policy_bound_sps(config, rollouts)
     run = train_run(
         root, run_id, "--total-env-steps", str(steps), "--window-env-steps", str(min(steps, 100_000)),
         "--ppo-hidden-sizes", *size.split(","), "--batch-threads", str(batch_threads),
         "--torch-threads", str(torch_threads),
     )  # fmt: skip
-    bound = (bound_before + policy_bound_sps(config)) / 2
+    bound = (bound_before + policy_bound_sps(config, rollouts)) / 2
     last = windows(run)[-1]
     return bound, last["env_steps_total"] / last["elapsed_s"]
 
 
 def bench_ppo_throughput() -> None:
     steps = int(os.environ.get("BENCH_PPO_STEPS", 1_000_000))
-    busy_steps = int(os.environ.get("BENCH_PPO_BUSY_STEPS", 300_000))
+    busy_steps = int(os.environ.get("BENCH_PPO_BUSY_STEPS", 100_000))
     sizes = os.environ.get("BENCH_PPO_SIZES", "64,64 128,128 256,256").split()
     settings = [
         tuple(int(n) for n in text.split("x")) for text in os.environ.get("BENCH_PPO_THREADS", "1x1 2x1 1x2").split()
@@ -154,8 +157,8 @@ def bench_ppo_throughput() -> None:
         f"{steps:,} env steps per run; threads = batch_threads x torch_threads "
         f"(default {default.batch_threads}x{default.torch_threads})"
     )
-    header = f"  {'hidden':<10}{'threads':>8}{'bound sps':>12}{'end-to-end sps':>16}{'efficiency':>12}{'x 1 thread':>12}"
-    print(header)
+    print(f"  {'hidden':<10}{'threads':>8}{'bound sps':>12}{'end-to-end sps':>16}{'efficiency':>12}", end="")
+    print(f"{'x 1 thread':>12}")
     rows: list[tuple[str, tuple[int, int], int, str]] = [(size, t, steps, "") for size in sizes for t in settings]
     if busy_steps:
         rows += [(sizes[0], t, busy_steps, "busy") for t in settings]
@@ -165,7 +168,7 @@ def bench_ppo_throughput() -> None:
             if busy and k == len(sizes) * len(settings):
                 print(f"  with the other core busy (a spinning process), {busy_steps:,} env steps per run:")
             with busy_core() if busy else contextlib.nullcontext():
-                bound, end_to_end = _throughput_row(Path(root), f"tp{k}", size, threads, run_steps)
+                bound, end_to_end = _throughput_row(Path(root), f"tp{k}", size, threads, run_steps, 1 if busy else 3)
             one_thread.setdefault((size, busy), end_to_end)  # settings start with 1x1
             label = f"{threads[0]}x{threads[1]}"
             print(

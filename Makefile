@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 CHECKSUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(CHECKSUM)
 TEST_STAMP := $(VENV)/.installed-test-$(CHECKSUM)
+BENCH_STAMP := $(VENV)/.installed-bench-$(CHECKSUM)
 PUFFERLIB_CORE := pufferlib-core==3.0.23
+# The peer `make bench` runs beside our PPO; --no-deps: its torch requirement must not replace ours
+# (its other runtime dependencies are ours already).
+SB3 := stable-baselines3==2.9.2 sb3-contrib==2.9.2
 
 .PHONY: venv serve test bench clean chromium
 
@@ -47,7 +51,11 @@ chromium:
 test: $(TEST_STAMP) chromium
 	$(BIN)/python -m pytest
 
-bench: venv
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps $(SB3)
+	touch $@
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 clean:

@@ -23,7 +23,7 @@ ENV_ONLY = frozenset({"api_token", "ray_token"})
 
 def build_parser() -> argparse.ArgumentParser:
     """One `--flag` per Settings field; unset flags fall back to the environment, then defaults."""
-    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__, allow_abbrev=False)
     for name, field in Settings.model_fields.items():
         if name in ENV_ONLY:
             continue
@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
-    args = vars(parser.parse_args(argv))
+    namespace, unknown = parser.parse_known_args(argv)
+    if unknown:  # named without their values: a mistyped flag may carry a secret
+        parser.error(f"unrecognized arguments: {' '.join(a for a in unknown if a.startswith('-'))} (values not shown)")
+    args = vars(namespace)
     log_level = args.pop("log_level")
     try:
         settings = Settings(**args)

@@ -1,11 +1,16 @@
 """PPO backend: throughput against the policy-only bound, and (opt-in) learning against baselines.
 
-Throughput: for each hidden-size setting, end-to-end env steps/s of a PPO run through the
-trainer CLI (env, policy, updates, windows, artifacts), and the *bound*: the same backend's
-rollout forward passes and update epochs on the same batch sizes with the env replaced by a
-frozen batch (no env stepping). Efficiency = end to end / bound.
+Throughput: for each hidden-size setting and thread setting (batch_threads x torch_threads),
+end-to-end env steps/s of a PPO run through the trainer CLI (env, policy, updates, windows,
+artifacts), and the *bound*: the same backend's rollout forward passes and update epochs on
+the same batch sizes, parts and threads with the env replaced by a frozen batch (no env
+stepping). Efficiency = end to end / bound; "x 1 thread" = end to end / the first setting's
+(1x1) end to end at the same size.
+Then, at the first size, the same settings with the other core kept busy by a spinning
+process (how each degrades when the second core is taken).
   BENCH_PPO_STEPS (default 1,000,000 env steps per run), BENCH_PPO_SIZES (default
-  "64,64 128,128 256,256").
+  "64,64 128,128 256,256"), BENCH_PPO_THREADS (default "1x1 2x1 1x2"), BENCH_PPO_BUSY_STEPS
+  (default 100,000, bounds over one rollout; 0 = skip the busy-core rows).
 
 Learning (BENCH_PPO_LEARNING=1): the default config trained for BENCH_PPO_LEARNING_STEPS
 (default 10,000,000) env steps at each seed of BENCH_PPO_LEARNING_SEEDS (default "1"; "1,2,3"
@@ -22,8 +27,11 @@ import contextlib
 import io
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +43,9 @@ from trainer.cli import main as trainer_main
 from trainer.config import TrainConfig
 from trainer.env import ProspectorEnv
 from trainer.evaluate import BASELINES, baseline_act, mean_ci95, run_episodes
+from trainer.parts import PartRunner, batch_parts
 from trainer.ppo import PPOBackend
+from trainer.vector import PartAct
 
 OUT = Path("bench-out")
 EVAL_EPISODES = 200
@@ -43,35 +53,57 @@ EVAL_SEED = 12345
 
 
 class FrozenBatch:
-    """A stand-in for the vector env: one real batch of observations and masks, never stepped."""
+    """A stand-in for the vector env: one real batch of observations and masks, never stepped;
+    its parts are acted on by the same threads as the native env's."""
 
-    def __init__(self, num_envs: int, observation: str) -> None:
-        env = ProspectorEnv(num_envs=num_envs, seed=0, observation=observation)
+    def __init__(self, config: TrainConfig) -> None:
+        env = ProspectorEnv(num_envs=config.num_envs, seed=0, observation=config.env_observation)
         env.reset()
         self.observations = env.observations.copy()
         self.action_mask = env.action_mask.copy()
         self.final_observations = self.observations
-        self.rewards = np.zeros(num_envs, np.float32)
-        self.terminals = np.zeros(num_envs, bool)
-        self.truncations = np.zeros(num_envs, bool)
+        self.rewards = np.zeros(config.num_envs, np.float32)
+        self.terminals = np.zeros(config.num_envs, bool)
+        self.truncations = np.zeros(config.num_envs, bool)
+        self.step_ticks = np.ones(config.num_envs, np.int64)
+        self.rows = batch_parts(config.num_envs, config.batch_threads)
+        self.runner = PartRunner(config.batch_threads)
+
+    def act_and_step(self, act: PartAct) -> None:
+        self.runner.map(lambda k: act(self.observations[self.rows[k]], self.action_mask[self.rows[k]], k))
 
 
 def policy_bound_sps(config: TrainConfig, rollouts: int = 3) -> float:
-    """Env steps/s of the PPO backend alone (act + after_step, updates included) on a frozen batch."""
+    """Env steps/s of the PPO backend alone (act + after_step, updates included) on a frozen
+    batch, at the config's batch and torch threads."""
     torch.set_num_threads(config.torch_threads)
-    batch = FrozenBatch(config.num_envs, config.env_observation)
-    backend = PPOBackend(config, batch)
+    batch = FrozenBatch(config)
+    backend = PPOBackend(config)
 
     def rollout() -> None:
         for _ in range(config.ppo_rollout_steps):
-            backend.act(batch.observations, batch.action_mask)
+            batch.act_and_step(backend.act)
             backend.after_step(batch)
 
     rollout()  # warm-up
     start = time.perf_counter()
     for _ in range(rollouts):
         rollout()
-    return rollouts * config.ppo_rollout_steps * config.num_envs / (time.perf_counter() - start)
+    sps = rollouts * config.ppo_rollout_steps * config.num_envs / (time.perf_counter() - start)
+    batch.runner.close()
+    backend.runner.close()
+    return sps
+
+
+@contextlib.contextmanager
+def busy_core() -> Iterator[None]:
+    """Another process spinning on one core for the duration."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def train_run(root: Path, run_id: str, *flags: str) -> Path:
@@ -88,29 +120,61 @@ def windows(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / "metrics" / "windows.jsonl").read_bytes().splitlines()]
 
 
+def _throughput_row(
+    root: Path, run_id: str, size: str, threads: tuple[int, int], steps: int, rollouts: int
+) -> tuple[float, float]:
+    """(bound, end-to-end) env steps/s of hidden sizes `size` at (batch, torch) `threads`; the
+    bound (over `rollouts` rollouts) is measured before and after the run and averaged (the
+    box's load drifts)."""
+    hidden = [int(w) for w in size.split(",")]
+    batch_threads, torch_threads = threads
+    config = TrainConfig(
+        trainer_backend="puffer_ppo", total_env_steps=steps, ppo_hidden_sizes=hidden,
+        batch_threads=batch_threads, torch_threads=torch_threads,
+    )  # fmt: skip
+    bound_before = policy_bound_sps(config, rollouts)
+    run = train_run(
+        root, run_id, "--total-env-steps", str(steps), "--window-env-steps", str(min(steps, 100_000)),
+        "--ppo-hidden-sizes", *size.split(","), "--batch-threads", str(batch_threads),
+        "--torch-threads", str(torch_threads),
+    )  # fmt: skip
+    bound = (bound_before + policy_bound_sps(config, rollouts)) / 2
+    last = windows(run)[-1]
+    return bound, last["env_steps_total"] / last["elapsed_s"]
+
+
 def bench_ppo_throughput() -> None:
     steps = int(os.environ.get("BENCH_PPO_STEPS", 1_000_000))
+    busy_steps = int(os.environ.get("BENCH_PPO_BUSY_STEPS", 100_000))
     sizes = os.environ.get("BENCH_PPO_SIZES", "64,64 128,128 256,256").split()
+    settings = [
+        tuple(int(n) for n in text.split("x")) for text in os.environ.get("BENCH_PPO_THREADS", "1x1 2x1 1x2").split()
+    ]
     default = TrainConfig()
     print(
         f"ppo throughput: N={default.num_envs}, rollout {default.ppo_rollout_steps}, "
         f"{default.ppo_update_epochs} epochs x {default.ppo_num_minibatches} minibatches, "
-        f"{default.torch_threads} torch thread(s), {steps:,} env steps per run"
+        f"{steps:,} env steps per run; threads = batch_threads x torch_threads "
+        f"(default {default.batch_threads}x{default.torch_threads})"
     )
-    print(f"  {'hidden':<12}{'bound sps':>12}{'end-to-end sps':>16}{'efficiency':>12}")
+    print(f"  {'hidden':<10}{'threads':>8}{'bound sps':>12}{'end-to-end sps':>16}{'efficiency':>12}", end="")
+    print(f"{'x 1 thread':>12}")
+    rows: list[tuple[str, tuple[int, int], int, str]] = [(size, t, steps, "") for size in sizes for t in settings]
+    if busy_steps:
+        rows += [(sizes[0], t, busy_steps, "busy") for t in settings]
+    one_thread: dict[tuple[str, str], float] = {}
     with tempfile.TemporaryDirectory() as root:
-        for k, size in enumerate(sizes):
-            hidden = [int(w) for w in size.split(",")]
-            config = TrainConfig(trainer_backend="puffer_ppo", total_env_steps=steps, ppo_hidden_sizes=hidden)
-            bound_before = policy_bound_sps(config)
-            run = train_run(
-                Path(root), f"tp{k}", "--total-env-steps", str(steps), "--window-env-steps",
-                str(min(steps, 100_000)), "--ppo-hidden-sizes", *size.split(","),
+        for k, (size, threads, run_steps, busy) in enumerate(rows):
+            if busy and k == len(sizes) * len(settings):
+                print(f"  with the other core busy (a spinning process), {busy_steps:,} env steps per run:")
+            with busy_core() if busy else contextlib.nullcontext():
+                bound, end_to_end = _throughput_row(Path(root), f"tp{k}", size, threads, run_steps, 1 if busy else 3)
+            one_thread.setdefault((size, busy), end_to_end)  # settings start with 1x1
+            label = f"{threads[0]}x{threads[1]}"
+            print(
+                f"  {size:<10}{label:>8}{bound:>12,.0f}{end_to_end:>16,.0f}{end_to_end / bound:>12.2f}"
+                f"{end_to_end / one_thread[size, busy]:>12.2f}"
             )
-            bound = (bound_before + policy_bound_sps(config)) / 2
-            last = windows(run)[-1]
-            end_to_end = last["env_steps_total"] / last["elapsed_s"]
-            print(f"  {size:<12}{bound:>12,.0f}{end_to_end:>16,.0f}{end_to_end / bound:>12.2f}")
 
 
 def _first_crossing(evaluated: list[dict[str, Any]], bar: float) -> dict[str, Any] | None:

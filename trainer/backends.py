@@ -1,8 +1,9 @@
 """Trainer backends: what picks the actions of a batch and learns from the result.
 
 The training loop (trainer.train) owns the vector env, the windows and the run directory; a
-backend only sees each batch step. A new backend implements `Backend` and registers a factory
-in `BACKENDS`.
+backend only sees each batch step: it chooses actions (`act`, per part of the batch, see
+trainer.parts) and observes their outcome (`after_step`, a `StepView`). A new backend
+implements `Backend` and registers its constructor in `BACKENDS`.
 """
 
 from __future__ import annotations
@@ -15,20 +16,49 @@ import numpy as np
 from trainer.config import TrainConfig
 from trainer.env import RandomValidPolicy
 from trainer.evaluate import ActFn, baseline_act
+from trainer.parts import batch_parts
 from trainer.ppo import PPOBackend
-from trainer.vector import VectorEnv
+
+
+class StepView(Protocol):
+    """What a backend sees of a batch step's outcome (all arrays have one row per env)."""
+
+    @property
+    def observations(self) -> np.ndarray:
+        """The next observations (of the next episode where one ended)."""
+        ...
+
+    @property
+    def rewards(self) -> np.ndarray: ...
+
+    @property
+    def terminals(self) -> np.ndarray: ...
+
+    @property
+    def truncations(self) -> np.ndarray: ...
+
+    @property
+    def step_ticks(self) -> np.ndarray:
+        """The ticks each env's action cost."""
+        ...
+
+    @property
+    def final_observations(self) -> np.ndarray:
+        """At the rows of the envs whose episode ended: its last observation."""
+        ...
 
 
 class Backend(Protocol):
     """The per-step seam between the training loop and a policy."""
 
-    def act(self, observations: np.ndarray, action_mask: np.ndarray) -> np.ndarray:
-        """The int32 actions (num_envs,) for the current observations."""
+    def act(self, observations: np.ndarray, action_mask: np.ndarray, part: int = 0) -> np.ndarray:
+        """The actions of part `part` of the batch (trainer.parts.batch_parts(num_envs,
+        batch_threads)[part]; part 0 is the whole batch with one thread) for its current
+        observations and masks. Parts may be called at once from different threads."""
         ...
 
-    def after_step(self, env: VectorEnv) -> None:
-        """Observe the outcome of the actions just taken: `env`'s rewards, terminals,
-        truncations, final observations and next observations (a learner stores them, may update)."""
+    def after_step(self, step: StepView) -> None:
+        """Observe the outcome of the actions just taken (a learner stores it, may update)."""
         ...
 
     def window_fields(self) -> dict[str, Any]:
@@ -59,14 +89,15 @@ class Backend(Protocol):
 class RandomBackend:
     """Uniformly random valid actions: the smoke test and the baseline curve."""
 
-    def __init__(self, config: TrainConfig, env: VectorEnv) -> None:
+    def __init__(self, config: TrainConfig) -> None:
         self.config = config
         self.policy = RandomValidPolicy(num_envs=config.num_envs, seed=config.seed)
+        self.parts = batch_parts(config.num_envs, config.batch_threads)
 
-    def act(self, observations: np.ndarray, action_mask: np.ndarray) -> np.ndarray:
-        return self.policy.act(action_mask)
+    def act(self, observations: np.ndarray, action_mask: np.ndarray, part: int = 0) -> np.ndarray:
+        return self.policy.act(action_mask, self.parts[part])
 
-    def after_step(self, env: VectorEnv) -> None:
+    def after_step(self, step: StepView) -> None:
         pass
 
     def window_fields(self) -> dict[str, Any]:
@@ -88,7 +119,7 @@ class RandomBackend:
         self.policy.set_state(state["policy_rng"])
 
 
-BACKENDS: dict[str, Callable[[TrainConfig, VectorEnv], Backend]] = {
+BACKENDS: dict[str, Callable[[TrainConfig], Backend]] = {
     "random": RandomBackend,
     "puffer_ppo": PPOBackend,
 }

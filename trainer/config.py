@@ -78,7 +78,8 @@ class TrainLimits(BaseModel):
     max_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         gt=0,
-        description="Largest ppo_num_workers (processes) and torch_threads (default: this machine's CPU cores).",
+        description="Largest num_workers (processes), batch_threads and torch_threads (default: this machine's "
+        "CPU cores).",
     )
     max_hidden_size: int = Field(
         1024, gt=0, description="Widest layer in ppo_hidden_sizes (8 layers of 1024: ~8M parameters, 32 MiB)."
@@ -123,7 +124,8 @@ class Milestone(BaseModel):
 LIMITED_FIELDS = {
     "total_env_steps": "max_total_env_steps",
     "num_envs": "max_num_envs",
-    "ppo_num_workers": "max_workers",
+    "num_workers": "max_workers",
+    "batch_threads": "max_workers",
     "torch_threads": "max_workers",
     "ppo_update_epochs": "max_update_epochs",
     "eval_episodes": "max_eval_episodes",
@@ -222,11 +224,25 @@ class TrainConfig(BaseModel):
     wandb_mode: WandbMode = Field("disabled", description="Weights & Biases logging mode.")
     wandb_project: str = Field("asteroid-prospector", min_length=1, description="W&B project name.")
 
-    ppo_num_workers: int = Field(
-        1, gt=0, le=1024, description="Vector-env worker processes (multiprocessing backend); must divide num_envs."
+    num_workers: int = Field(
+        1,
+        gt=0,
+        le=1024,
+        validation_alias=AliasChoices("num_workers", "ppo_num_workers"),
+        description="Vector-env worker processes (serial and multiprocessing backends); must divide num_envs; "
+        "alias ppo_num_workers.",
     )
-    ppo_vector_backend: VectorBackend = Field(
-        "native", description="pufferlib vectorisation: in-process native, serial, or multiprocessing."
+    vector_backend: VectorBackend = Field(
+        "native",
+        validation_alias=AliasChoices("vector_backend", "ppo_vector_backend"),
+        description="pufferlib vectorisation: in-process native, serial, or multiprocessing; alias ppo_vector_backend.",
+    )
+    batch_threads: int = Field(
+        1,
+        gt=0,
+        le=64,
+        description="native backend: the batch is cut into this many parts, each acted on, stepped and trained by "
+        "its own thread (numba and torch release the GIL); results depend on the number of parts, never on timing.",
     )
     ppo_rollout_steps: int = Field(128, gt=0, le=1_000_000, description="Steps per env collected before each update.")
     ppo_num_minibatches: int = Field(
@@ -312,12 +328,26 @@ class TrainConfig(BaseModel):
             raise ValueError(f"window_env_steps ({value}) must not exceed total_env_steps ({total})")
         return value
 
-    @field_validator("ppo_num_workers")
+    @field_validator("num_workers")
     @classmethod
     def _workers_divide_envs(cls, value: int, info: ValidationInfo) -> int:
         num_envs = info.data.get("num_envs")
         if num_envs is not None and num_envs % value:
-            raise ValueError(f"num_envs ({num_envs}) must be a multiple of ppo_num_workers ({value})")
+            raise ValueError(f"num_envs ({num_envs}) must be a multiple of num_workers ({value})")
+        return value
+
+    @field_validator("batch_threads")
+    @classmethod
+    def _threads_fit_the_batch(cls, value: int, info: ValidationInfo) -> int:
+        num_envs = info.data.get("num_envs")
+        if num_envs is not None and value > num_envs:
+            raise ValueError(f"batch_threads ({value}) must not exceed num_envs ({num_envs})")
+        if value > 1 and info.data.get("vector_backend", "native") != "native":
+            raise ValueError("batch_threads above 1 needs vector_backend native")
+        if value > 1 and info.data.get("torch_threads", 1) > 1:
+            # Threads that each start OpenMP teams get teams of varying size: the run would be
+            # neither reproducible nor faster (the cores are taken already).
+            raise ValueError("batch_threads above 1 needs torch_threads 1")
         return value
 
     @field_validator("ppo_rollout_steps")

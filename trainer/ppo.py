@@ -3,8 +3,8 @@
 Read top to bottom: the reward scaler, GAE, then the backend. The training loop (trainer.train)
 steps the vector env and calls, per batch step,
 
-    actions = backend.act(obs, mask)    policy forward, masked sample; obs/mask/action/log-prob/value stored
-    env.step(actions)
+    env.act_and_step(backend.act)       per part of the batch: policy forward, masked sample
+                                        (obs/mask/action/log-prob/value stored), env step
     backend.after_step(env)             reward, episode ends and truncation bootstraps stored;
                                         after ppo_rollout_steps steps: GAE and the update epochs
 
@@ -25,7 +25,12 @@ they are divided by a running standard deviation of the discounted return
 no clip: a clip at 10 cut the profit profile's death penalty).
 
 Every random draw (weight init, action sampling, minibatch order) comes from the backend's
-own torch generator, seeded from the run's seed and saved in checkpoints.
+own torch generators, seeded from the run's seed and saved in checkpoints.
+
+With `batch_threads` k > 1 (trainer.parts), part j of the batch samples its actions from its
+own generator (seeded seed + j * 2**31; part 0's is the one that also draws init and order),
+and each minibatch's gradient is the sum, in part order, of its k parts' gradients, each
+computed by its own thread. With k = 1 this is the plain algorithm.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,8 +48,11 @@ from trainer.env import N_ACTIONS, RewardSpec
 from trainer.env.batched import observation_size
 from trainer.evaluate import ActFn, run_episodes
 from trainer.logs import logger
+from trainer.parts import PartRunner, batch_parts
 from trainer.policy import Policy, entropy, log_probs, policy_act, sample
-from trainer.vector import VectorEnv
+
+if TYPE_CHECKING:
+    from trainer.backends import StepView
 
 # The window-record fields of the PPO backend, each the mean over the updates in the window.
 UPDATE_FIELDS: dict[str, str] = {
@@ -146,10 +154,14 @@ def resolve_device(requested: str) -> torch.device:
 class PPOBackend:
     """The `puffer_ppo` backend: acts with the policy, stores rollouts, updates with PPO."""
 
-    def __init__(self, config: TrainConfig, env: VectorEnv) -> None:
+    def __init__(self, config: TrainConfig) -> None:
         self.config = config
         self.device = resolve_device(config.device)
-        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.parts = batch_parts(config.num_envs, config.batch_threads)
+        self.runner = PartRunner(config.batch_threads)
+        self.generators = [
+            torch.Generator(device=self.device).manual_seed(config.seed + k * 2**31) for k in range(len(self.parts))
+        ]
         init_generator = torch.Generator().manual_seed(config.seed)
         self.obs_size = observation_size(config.env_observation)
         self.policy = Policy(config.ppo_hidden_sizes, init_generator, self.obs_size).to(self.device)
@@ -186,19 +198,21 @@ class PPOBackend:
     # ---- rollout -------------------------------------------------------------------------
 
     @torch.no_grad()
-    def act(self, observations: np.ndarray, action_mask: np.ndarray) -> np.ndarray:
-        """Sample valid actions and store this step's observation, mask, action, log-prob, value."""
-        t, buf = self.step, self.rollout
-        buf["obs"][t].copy_(torch.from_numpy(observations))
-        buf["masks"][t].copy_(torch.from_numpy(action_mask))
-        logits, values = self.policy(buf["obs"][t], buf["masks"][t])
-        actions = sample(logits, self.generator)
-        buf["actions"][t] = actions
-        buf["logprobs"][t] = log_probs(logits).gather(1, actions[:, None]).squeeze(1)
-        buf["values"][t] = values
+    def act(self, observations: np.ndarray, action_mask: np.ndarray, part: int = 0) -> np.ndarray:
+        """Sample valid actions for part `part` of the batch and store its observations, masks,
+        actions, log-probs and values in this step's rollout row."""
+        t, rows, buf = self.step, self.parts[part], self.rollout
+        obs, mask = buf["obs"][t, rows], buf["masks"][t, rows]
+        obs.copy_(torch.from_numpy(observations))
+        mask.copy_(torch.from_numpy(action_mask))
+        logits, values = self.policy(obs, mask)
+        actions = sample(logits, self.generators[part])
+        buf["actions"][t, rows] = actions
+        buf["logprobs"][t, rows] = log_probs(logits).gather(1, actions[:, None]).squeeze(1)
+        buf["values"][t, rows] = values
         return actions.cpu().numpy().astype(np.int32)
 
-    def after_step(self, env: VectorEnv) -> None:
+    def after_step(self, env: StepView) -> None:
         """Store the step's rewards and episode ends; update when the rollout is full."""
         c, t, buf = self.config, self.step, self.rollout
         done = env.terminals | env.truncations
@@ -238,76 +252,96 @@ class PPOBackend:
             c.ppo_gae_lambda,
         )
         returns = advantages + buf["values"]
-        b_obs = buf["obs"].reshape(-1, self.obs_size)
-        b_masks = buf["masks"].reshape(-1, N_ACTIONS)
-        b_actions = buf["actions"].reshape(-1)
-        b_logprobs = buf["logprobs"].reshape(-1)
-        b_values = buf["values"].reshape(-1)
+        batch = {
+            "obs": buf["obs"].reshape(-1, self.obs_size),
+            "masks": buf["masks"].reshape(-1, N_ACTIONS),
+            "actions": buf["actions"].reshape(-1),
+            "logprobs": buf["logprobs"].reshape(-1),
+            "values": buf["values"].reshape(-1),
+            "returns": returns.reshape(-1),
+        }
         b_advantages = advantages.reshape(-1)
-        b_returns = returns.reshape(-1)
 
         fraction_left = max(0.0, 1.0 - self.updates / self.total_updates)
         lr = c.ppo_learning_rate * (fraction_left if c.ppo_anneal_lr else 1.0)
+        ent_coef = c.ppo_ent_coef * (fraction_left if c.ppo_anneal_ent else 1.0)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        ent_coef = c.ppo_ent_coef * (fraction_left if c.ppo_anneal_ent else 1.0)
 
         minibatch = max(1, self.batch_size // c.ppo_num_minibatches)
         sums: dict[str, float] = defaultdict(float)
         minibatches = 0
         for _ in range(c.ppo_update_epochs):
-            order = torch.randperm(self.batch_size, generator=self.generator, device=self.device)
+            order = torch.randperm(self.batch_size, generator=self.generators[0], device=self.device)
             epoch_kl, epoch_minibatches = 0.0, 0
             for start in range(0, self.batch_size, minibatch):
                 idx = order[start : start + minibatch]
-                logits, new_values = self.policy(b_obs[idx], b_masks[idx])
-                logp = log_probs(logits)
-                new_logprobs = logp.gather(1, b_actions[idx, None]).squeeze(1)
-                log_ratio = new_logprobs - b_logprobs[idx]
-                ratio = log_ratio.exp()
-
                 mb_adv = b_advantages[idx]
                 if c.ppo_norm_adv and len(idx) > 1:
                     mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-                policy_loss = torch.max(
-                    -mb_adv * ratio, -mb_adv * ratio.clamp(1 - c.ppo_clip_coef, 1 + c.ppo_clip_coef)
-                ).mean()
-
-                value_error = (new_values - b_returns[idx]) ** 2
-                if c.ppo_clip_vloss:
-                    clipped = b_values[idx] + (new_values - b_values[idx]).clamp(-c.ppo_clip_coef, c.ppo_clip_coef)
-                    value_error = torch.max(value_error, (clipped - b_returns[idx]) ** 2)
-                value_loss = 0.5 * value_error.mean()
-                mean_entropy = entropy(logp).mean()
-
-                loss = policy_loss - ent_coef * mean_entropy + c.ppo_vf_coef * value_loss
-                self.optimizer.zero_grad()
-                loss.backward()
+                pieces = batch_parts(len(idx), len(self.parts))
+                results = self.runner.map(
+                    lambda k: self._part_gradient(batch, idx[pieces[k]], mb_adv[pieces[k]], len(idx), ent_coef)
+                )
+                for k, param in enumerate(self.policy.parameters()):
+                    param.grad = _ordered_sum([grads[k] for grads, _ in results])
                 torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.ppo_max_grad_norm)
                 self.optimizer.step()
 
-                with torch.no_grad():
-                    approx_kl = ((ratio - 1) - log_ratio).mean().item()
-                    sums["clip_fraction"] += ((ratio - 1).abs() > c.ppo_clip_coef).float().mean().item()
-                sums["policy_loss"] += policy_loss.item()
-                sums["value_loss"] += value_loss.item()
-                sums["entropy"] += mean_entropy.item()
-                sums["approx_kl"] += approx_kl
-                epoch_kl += approx_kl
+                terms = {name: _ordered_sum([t[name] for _, t in results]).item() for name in results[0][1]}
+                for name, value in terms.items():
+                    sums[name] += value
+                epoch_kl += terms["approx_kl"]
                 epoch_minibatches += 1
                 minibatches += 1
             if c.ppo_target_kl > 0 and epoch_kl / epoch_minibatches > c.ppo_target_kl:
                 break  # early stop: the policy moved too far from the one that collected the data
 
         stats = {name: total / minibatches for name, total in sums.items()}
-        var_returns = b_returns.var().item()
+        var_returns = batch["returns"].var().item()
         stats["explained_variance"] = (
-            math.nan if var_returns == 0 else 1.0 - (b_returns - b_values).var().item() / var_returns
+            math.nan if var_returns == 0 else 1.0 - (batch["returns"] - batch["values"]).var().item() / var_returns
         )
         stats["learning_rate"] = lr
         stats["entropy_coef"] = ent_coef
         self._update_stats.append(stats)
         self.updates += 1
+
+    def _part_gradient(
+        self,
+        batch: dict[str, torch.Tensor],
+        idx: torch.Tensor,
+        advantages: torch.Tensor,
+        minibatch: int,
+        ent_coef: float,
+    ) -> tuple[tuple[torch.Tensor, ...], dict[str, torch.Tensor]]:
+        """One part of a minibatch: the gradient of its share of the minibatch loss (its terms
+        summed, divided by the minibatch's size) and its shares of the loss terms and statistics."""
+        c = self.config
+        logits, new_values = self.policy(batch["obs"][idx], batch["masks"][idx])
+        logp = log_probs(logits)
+        log_ratio = logp.gather(1, batch["actions"][idx, None]).squeeze(1) - batch["logprobs"][idx]
+        ratio = log_ratio.exp()
+        surrogate = torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - c.ppo_clip_coef, 1 + c.ppo_clip_coef))
+        old_values, returns = batch["values"][idx], batch["returns"][idx]
+        value_error = (new_values - returns) ** 2
+        if c.ppo_clip_vloss:
+            clipped = old_values + (new_values - old_values).clamp(-c.ppo_clip_coef, c.ppo_clip_coef)
+            value_error = torch.max(value_error, (clipped - returns) ** 2)
+        policy_loss = surrogate.sum() / minibatch
+        value_loss = 0.5 * value_error.sum() / minibatch
+        mean_entropy = entropy(logp).sum() / minibatch
+        loss = policy_loss - ent_coef * mean_entropy + c.ppo_vf_coef * value_loss
+        grads = torch.autograd.grad(loss, list(self.policy.parameters()))
+        with torch.no_grad():
+            terms = {
+                "policy_loss": policy_loss,
+                "value_loss": value_loss,
+                "entropy": mean_entropy,
+                "approx_kl": ((ratio - 1) - log_ratio).sum() / minibatch,
+                "clip_fraction": ((ratio - 1).abs() > c.ppo_clip_coef).float().sum() / minibatch,
+            }
+        return grads, {name: value.detach() for name, value in terms.items()}
 
     # ---- the Backend seam: window fields, evaluation, run info, checkpoints --------------
 
@@ -360,7 +394,8 @@ class PPOBackend:
         return {
             "policy": self.policy.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
+            "generator": self.generators[0].get_state(),
+            "part_generators": [generator.get_state() for generator in self.generators[1:]],
             "reward_scaler": {} if self.reward_scaler is None else self.reward_scaler.state_dict(),
             "updates": self.updates,
             "rollout_step": self.step,
@@ -372,7 +407,13 @@ class PPOBackend:
         """Restore state_dict() (as loaded by trainer.checkpoint.load_checkpoint)."""
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
+        saved = [state["generator"], *state.get("part_generators", [])]  # older checkpoints: one generator
+        if len(saved) != len(self.generators):
+            raise ValueError(
+                f"the checkpoint was trained with batch_threads {len(saved)}, this run has {len(self.generators)}"
+            )
+        for generator, generator_state in zip(self.generators, saved):
+            generator.set_state(generator_state)
         if self.reward_scaler is not None:
             self.reward_scaler.load_state_dict(state["reward_scaler"])
         self.updates = int(state["updates"])
@@ -380,6 +421,14 @@ class PPOBackend:
         for name, buf in self.rollout.items():
             buf[: self.step] = state["rollout"][name]
         self._update_stats = [{k: float(v) for k, v in s.items()} for s in state["update_stats"]]
+
+
+def _ordered_sum(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The sum of the parts' tensors, added in part order (the same bits however they ran)."""
+    total = tensors[0]
+    for tensor in tensors[1:]:
+        total = total + tensor
+    return total
 
 
 def _finite_mean(values: list[float]) -> float | None:

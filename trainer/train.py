@@ -34,7 +34,7 @@ from trainer.logs import logger
 from trainer.milestones import MilestoneTracker
 from trainer.run_writer import RunWriter, counters
 from trainer.rundir import ErrorKind, RunPaths, RunStatus, read_complete_lines
-from trainer.vector import VectorEnv
+from trainer.vector import VectorEnv, make_vector_env
 from trainer.windows import StepClock, WindowAccumulator
 
 EXIT_FAILED = 1
@@ -99,7 +99,7 @@ def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: b
     if config.wandb_mode != "disabled":
         writer.open_wandb()
     torch.set_num_threads(config.torch_threads)
-    env = VectorEnv(config)
+    env = make_vector_env(config)
     try:
         return _train_loop(config, writer, stop, env, resume=resume)
     finally:
@@ -110,7 +110,7 @@ def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: b
 def _train_loop(
     config: TrainConfig, writer: RunWriter, stop: StopRequest, env: VectorEnv, *, resume: bool
 ) -> WindowAccumulator:
-    backend: Backend = BACKENDS[config.trainer_backend](config, env)
+    backend: Backend = BACKENDS[config.trainer_backend](config)
     loop = TrainingLoop(config, writer, env, backend)
     restored = loop.restore() if resume else None
     writer.running(vector_backend=env.backend, num_workers=env.workers, **backend.run_info())
@@ -184,8 +184,7 @@ class TrainingLoop:
         config, env, backend, windows = self.config, self.env, self.backend, self.windows
         self.clock.start()
         while windows.env_steps < config.total_env_steps and stop.signum is None:
-            actions = backend.act(env.observations, env.action_mask)
-            finished = env.step(actions)
+            actions, finished = env.act_and_step(backend.act)
             backend.after_step(env)
             n = min(config.num_envs, config.total_env_steps - windows.env_steps)
             closed = windows.add_step(

@@ -81,6 +81,18 @@ def test_a_total_below_the_default_window_gets_one_window(make_server) -> None:
     assert [(w["env_steps_start"], w["env_steps_end"]) for w in file_windows(server.runs_root, "small")] == [(0, 5000)]
 
 
+def test_the_old_ppo_names_of_the_vector_settings_are_accepted(make_server) -> None:
+    server = make_server()
+    old_names = {"ppo_vector_backend": "serial", "ppo_num_workers": 2}
+    with server.client() as client:
+        response = client.post("/runs", json={"run_id": "old", "total_env_steps": 1000, "num_envs": 4, **old_names})
+        assert response.status_code == 201, response.text
+        run = _wait_status(client, "old", "completed", "failed")
+    assert run["status"] == "completed"
+    written = json.loads((server.runs_root / "old" / "config.json").read_text())
+    assert (written["vector_backend"], written["num_workers"]) == ("serial", 2)
+
+
 def test_the_operator_sets_the_limits_and_the_trainer_gets_them(make_server) -> None:
     limits = {"max_num_envs": 8, "max_total_env_steps": 10**13}
     server = make_server(train_limits=json.dumps(limits), allow_wandb_online="true")

@@ -109,3 +109,12 @@ def test_bad_launcher_settings_are_refused_by_name(name: str, value: str) -> Non
 )
 def test_non_loopback_bind_needs_a_token(host: str, token: str | None, refused: bool) -> None:
     assert (Settings(host=host, api_token=token).bind_problem() is not None) == refused
+
+
+def test_a_token_given_as_a_flag_is_refused_without_being_echoed(capsys) -> None:
+    # The token is read from the environment or a file only; a prefix of --api-token-file must
+    # not be taken for it (its error would print the token as a file name).
+    with pytest.raises(SystemExit) as exit_info:
+        serve(["--api-token", "a-token-of-24-characters"])
+    assert exit_info.value.code == 2
+    assert "a-token-of-24-characters" not in capsys.readouterr().err

@@ -2,7 +2,10 @@
 determinism, resume, checkpoints, evaluation)."""
 
 import shutil
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,9 +16,11 @@ from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.env import N_ACTIONS, OBS_DIM
 from trainer.evaluate import main as evaluate_main
+from trainer.parts import PartRunner
 from trainer.policy import Policy, entropy, load_policy, log_probs, sample
 from trainer.ppo import EVAL_FIELDS, UPDATE_FIELDS, PPOBackend, compute_gae
 from trainer.rundir import RunPaths, RunStatus, read_metadata
+from trainer.vector import make_vector_env
 
 # 500-step windows over 8 envs x 24-step rollouts (192 env steps): checkpoints fall mid-rollout.
 TINY = [
@@ -60,7 +65,7 @@ def test_the_time_limit_ends_the_return_unless_bootstrapping_is_asked_for(bootst
     env.terminals[:] = False
     env.truncations[1] = True  # env 1 reaches the time limit
     env.final_observations[1] = 0.5  # whose value is not exactly 0
-    backend = PPOBackend(config, env)
+    backend = PPOBackend(config)
     backend.act(env.observations, env.action_mask)
     env.step(np.zeros(4, np.int64))
     backend.after_step(env)
@@ -119,7 +124,7 @@ def test_ppo_learns_a_bandit_its_loss_falls_and_its_reward_rises():
         ppo_hidden_sizes=[32], ppo_learning_rate=3e-3, ppo_normalize_reward=False, env_observation="spec",
     )  # fmt: skip
     env = Bandit(config.num_envs)
-    backend = PPOBackend(config, env)
+    backend = PPOBackend(config)
     mean_rewards, value_losses = [], []
     for _ in range(30):
         rewards = []
@@ -200,9 +205,11 @@ def test_the_entropy_bonus_anneals_to_zero_on_the_learning_rates_schedule(tmp_pa
         assert w["entropy_coef"] / 0.02 == pytest.approx(w["learning_rate"] / 0.001)
 
 
-def test_same_seed_gives_identical_windows_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
-    assert train(tmp_path, "--run-id", "whole", *TINY, "--total-env-steps", "2500") == 0
-    assert train(tmp_path, "--run-id", "again", *TINY, "--total-env-steps", "2500") == 0
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_same_seed_gives_identical_windows_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path, threads):
+    tiny = [*TINY, "--batch-threads", threads]
+    assert train(tmp_path, "--run-id", "whole", *tiny, "--total-env-steps", "2500") == 0
+    assert train(tmp_path, "--run-id", "again", *tiny, "--total-env-steps", "2500") == 0
     whole = without_timing(windows_of(RunPaths.of(tmp_path, "whole")))
     assert len(whole) == 5 and sum(w["updates"] for w in whole) == 2500 // (8 * 24)
     assert without_timing(windows_of(RunPaths.of(tmp_path, "again"))) == whole
@@ -217,11 +224,70 @@ def test_same_seed_gives_identical_windows_and_a_resumed_run_equals_an_uninterru
     assert without_timing(windows_of(killed)) == whole
 
 
+def collect(config: TrainConfig, threaded: bool) -> tuple[list, set[str]]:
+    """Three rollouts and their updates under `config`: every step's actions and rewards, the
+    update fields and the final weights, and the names of the threads that ran parts. Threaded,
+    the two parts of every act and every minibatch gradient are made to overlap (a barrier)."""
+    env, backend = make_vector_env(config), PPOBackend(config)
+    if not threaded:
+        env.runner = backend.runner = PartRunner(config.batch_threads, threaded=False)
+    both_running = threading.Barrier(config.batch_threads if threaded else 1, timeout=120)
+    part_threads: set[str] = set()
+
+    def overlapping(run: Callable) -> Callable:
+        def part(*args: Any) -> Any:
+            part_threads.add(threading.current_thread().name)
+            both_running.wait()
+            return run(*args)
+
+        return part
+
+    act = overlapping(backend.act)
+    backend._part_gradient = overlapping(backend._part_gradient)
+    trace: list = []
+    for _ in range(3 * config.ppo_rollout_steps):
+        actions, finished = env.act_and_step(act)
+        backend.after_step(env)
+        trace += [actions.copy(), env.rewards.copy(), finished.copy()]
+    trace.append(backend.window_fields())
+    trace += [p.detach().clone() for p in backend.policy.parameters()]
+    env.close()
+    return trace, part_threads
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch.set_num_threads(1), as the trainer sets it (batch_threads > 1 needs torch_threads 1)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_two_threads_give_bit_for_bit_the_rollouts_and_updates_of_their_parts_run_in_order(one_torch_thread):
+    config = TrainConfig(
+        trainer_backend="puffer_ppo", num_envs=9, env_time_max=40, seed=5, batch_threads=2, ppo_rollout_steps=6,
+        ppo_num_minibatches=3, ppo_update_epochs=2, ppo_hidden_sizes=[16],
+    )  # fmt: skip
+    overlapped, threads = collect(config, threaded=True)
+    in_order, one_thread = collect(config, threaded=False)
+    assert len(threads) == 2 and len(one_thread) == 1
+    assert sum(len(item) for item in overlapped[2:-7:3]) > 0  # some episodes ended
+    assert overlapped[-7]["updates"] == 3
+    for got, expected in zip(overlapped, in_order, strict=True):
+        if isinstance(got, dict):
+            assert got == expected
+        elif isinstance(got, torch.Tensor):
+            assert torch.equal(got, expected)
+        else:
+            np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("vector_backend", ["serial", "multiprocessing"])
 def test_a_ppo_run_under_worker_backends_completes(tmp_path, vector_backend):
     code = train(
         tmp_path, "--run-id", "w", *TINY, "--total-env-steps", "1000",
-        "--ppo-vector-backend", vector_backend, "--ppo-num-workers", "2",
+        "--vector-backend", vector_backend, "--num-workers", "2",
     )  # fmt: skip
     assert code == 0
     meta = read_metadata(RunPaths.of(tmp_path, "w"))

@@ -56,8 +56,8 @@ FLAGS = [
      [{"metric": "survival_rate", "threshold": 0.5}, {"metric": "eval_net_profit_mean", "threshold": 100.0}]),
     ("--wandb-mode", ["offline"], "wandb_mode", "offline"),
     ("--wandb-project", ["elsewhere"], "wandb_project", "elsewhere"),
-    ("--ppo-num-workers", ["2"], "ppo_num_workers", 2),
-    ("--ppo-vector-backend", ["serial"], "ppo_vector_backend", "serial"),
+    ("--num-workers", ["2"], "num_workers", 2),
+    ("--vector-backend", ["serial"], "vector_backend", "serial"),
     ("--ppo-rollout-steps", ["32"], "ppo_rollout_steps", 32),
     ("--ppo-num-minibatches", ["4"], "ppo_num_minibatches", 4),
     ("--ppo-update-epochs", ["2"], "ppo_update_epochs", 2),
@@ -79,18 +79,21 @@ FLAGS = [
     ("--no-ppo-normalize-reward", [], "ppo_normalize_reward", False),
     ("--ppo-reward-clip", ["5"], "ppo_reward_clip", 5.0),
 ]
+# Flags that cannot join the rows above (batch threads need the native vector backend).
+FLAGS_APART = [("--batch-threads", ["2"], "batch_threads", 2)]
 
 
 def test_every_config_key_has_a_flag_that_sets_it(capsys):
-    assert sorted(key for *_, key, _ in FLAGS) == sorted(TrainConfig.model_fields)  # a new key needs a row
-    argv = [part for option, values, _, _ in FLAGS for part in (option, *values)]
-    config = printed_config(capsys, *argv)
+    rows = FLAGS + FLAGS_APART
+    assert sorted(key for *_, key, _ in rows) == sorted(TrainConfig.model_fields)  # a new key needs a row
     defaults = TrainConfig().model_dump(mode="json")
-    for option, _, key, value in FLAGS:
-        assert value != defaults[key], option  # the row proves something only if it changes the key
-        assert config[key] == value, option
+    for group in (FLAGS, FLAGS_APART):
+        config = printed_config(capsys, *[part for option, values, _, _ in group for part in (option, *values)])
+        for option, _, key, value in group:
+            assert value != defaults[key], option  # the row proves something only if it changes the key
+            assert config[key] == value, option
     help_text = " ".join(build_parser().format_help().split())
-    for option, _, key, _ in FLAGS:
+    for option, _, key, _ in rows:
         field = TrainConfig.model_fields[key]
         assert " ".join(field.description.split()) in help_text and f"(default: {field.default})" in help_text, option
 
@@ -144,13 +147,17 @@ def test_flags_override_a_config_file(capsys, tmp_path):
         (["--trainer-backend", "dqn"], "--trainer-backend"),
         (["--wandb-mode", "sometimes"], "--wandb-mode"),
         (["--run-id", "../escape"], "--run-id"),
-        (["--num-envs", "10", "--ppo-num-workers", "3"], "--ppo-num-workers"),
+        (["--num-envs", "10", "--ppo-num-workers", "3"], "--num-workers"),
+        (["--num-envs", "10", "--num-workers", "3"], "--num-workers"),
+        (["--num-envs", "2", "--batch-threads", "3"], "--batch-threads"),
+        (["--vector-backend", "serial", "--batch-threads", "2"], "--batch-threads"),
         (["--ppo-learning-rate", "1e300"], "--ppo-learning-rate"),
         (["--ppo-learning-rate", "nan"], "--ppo-learning-rate"),
         (["--ppo-ent-coef", "inf"], "--ppo-ent-coef"),
         (["--env-time-max", str(2**63)], "--env-time-max"),
         (["--num-envs", "65536"], "--num-envs"),
-        (["--ppo-num-workers", "65536"], "--ppo-num-workers"),
+        (["--ppo-num-workers", "65536"], "--num-workers"),
+        (["--batch-threads", "2", "--torch-threads", "2"], "--batch-threads"),
         (["--torch-threads", "256"], "--torch-threads"),
         (["--ppo-hidden-sizes", "100000", "100000"], "--ppo-hidden-sizes"),
         (["--ppo-update-epochs", "1000"], "--ppo-update-epochs"),
@@ -218,6 +225,23 @@ def test_an_old_config_with_flush_partial_window_still_loads(capsys, tmp_path):
     paths.config.write_text(json.dumps(old))
     config = printed_config(capsys, "--resume", str(paths.root), "--total-env-steps", "200")
     assert "flush_partial_window" not in config and config["total_env_steps"] == 200
+
+
+def test_the_old_ppo_names_of_the_vector_settings_are_aliases(capsys, tmp_path):
+    """ppo_vector_backend / ppo_num_workers: as flags, in a --config file, in an old config.json."""
+    by_flags = printed_config(capsys, "--num-envs", "4", "--ppo-vector-backend", "serial", "--ppo-num-workers", "2")
+    config_file = tmp_path / "c.json"
+    config_file.write_text(json.dumps({"num_envs": 4, "ppo_vector_backend": "serial", "ppo_num_workers": 2}))
+    by_file = printed_config(capsys, "--config", str(config_file))
+    paths = RunPaths.of(tmp_path, "old")
+    paths.make_dirs()
+    old = TrainConfig(total_env_steps=100, window_env_steps=10, num_envs=4).model_dump()
+    del old["vector_backend"], old["num_workers"]
+    paths.config.write_text(json.dumps({**old, "ppo_vector_backend": "serial", "ppo_num_workers": 2}))
+    resumed = printed_config(capsys, "--resume", str(paths.root))
+    for config in (by_flags, by_file, resumed):
+        assert (config["vector_backend"], config["num_workers"]) == ("serial", 2)
+        assert "ppo_vector_backend" not in config and "ppo_num_workers" not in config
 
 
 def test_a_bad_key_in_the_config_file_names_the_file(capsys, tmp_path):

@@ -51,10 +51,11 @@ class RandomValidPolicy:
         self._actions = np.zeros(num_envs, dtype=np.int32)
         _seed_streams(self._rng, np.uint64(seed))
 
-    def act(self, action_mask: np.ndarray) -> np.ndarray:
-        """Actions for every env (a reused array: copy it to keep it past the next call)."""
-        sample_valid_actions(action_mask, self._rng, self._actions)
-        return self._actions
+    def act(self, action_mask: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """Actions for every env, or for the envs `rows` (whose masks `action_mask` then holds),
+        each from its own stream (a reused array: copy it to keep it past the next call)."""
+        sample_valid_actions(action_mask, self._rng[rows], self._actions[rows])
+        return self._actions[rows]
 
     def get_state(self) -> np.ndarray:
         return self._rng.copy()

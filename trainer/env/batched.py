@@ -8,6 +8,7 @@ seed; their statistics are reported through `infos` only when some episode ended
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import gymnasium
@@ -27,6 +28,12 @@ from trainer.env.rules import (
     TIME_MAX,
 )
 from trainer.env.state import EnvState, EnvStateRef, allocate_state, state_ref
+
+# The arrays with one row per env that a part of the batch (`ProspectorEnv.rows`) shares.
+_ROW_ARRAYS = (
+    "observations", "rewards", "terminals", "truncations", "masks", "actions", "action_mask", "step_ticks",
+    "invalid_actions", "episode_stats", "final_observations",
+)  # fmt: skip
 
 try:
     from pufferlib import PufferEnv as _Base
@@ -190,6 +197,18 @@ class ProspectorEnv(_Base):
         )
         infos = [{"finished": self._finished[:n_finished].copy()}] if n_finished else []
         return self.observations, self.rewards, self.terminals, self.truncations, infos
+
+    def rows(self, lo: int, hi: int) -> ProspectorEnv:
+        """Envs lo..hi-1 as a ProspectorEnv of their own that shares this one's state and
+        arrays: stepping it steps those envs alone, exactly as a step of the whole batch would
+        (e.g. two halves stepped by two threads). Reset the whole batch first."""
+        part = copy.copy(self)
+        part.num_agents = hi - lo
+        for name in _ROW_ARRAYS:
+            setattr(part, name, getattr(self, name)[lo:hi])
+        part._finished = np.zeros(hi - lo, dtype=np.int64)
+        part.state = EnvState(*(array[lo:hi] for array in self.state))
+        return part
 
     def refresh_views(self) -> None:
         """Rewrite observations and action masks after the state was edited by hand."""

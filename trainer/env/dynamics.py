@@ -483,7 +483,7 @@ def prefetch_ahead(s, actions, i, n, scouted):
                 prefetch_estimates(s.composition_estimate, (j, v, 0, 0))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # parts of a batch step in parallel threads (trainer.parts)
 def step_batch(
     s,
     actions,

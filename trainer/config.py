@@ -253,7 +253,7 @@ class TrainConfig(BaseModel):
         "same compute, which learned ~2x faster per env step).",
     )
     ppo_update_epochs: int = Field(4, gt=0, le=1000, description="Passes over each rollout batch.")
-    ppo_learning_rate: float = Field(2.5e-4, gt=0, le=1, description="Adam learning rate.")
+    ppo_learning_rate: float = Field(5e-4, gt=0, le=1, description="Adam learning rate.")
     ppo_gamma: float = Field(
         0.995, gt=0, le=1, description="Discount factor per env step (per tick with ppo_gamma_per_tick)."
     )
@@ -274,7 +274,7 @@ class TrainConfig(BaseModel):
         [128, 128], min_length=1, max_length=8, description="Widths of the policy's shared tanh MLP layers."
     )
     ppo_anneal_lr: bool = Field(True, description="Anneal the learning rate linearly to 0 over the run.")
-    ppo_anneal_ent: bool = Field(False, description="Anneal the entropy coefficient linearly to 0 over the run.")
+    ppo_anneal_ent: bool = Field(True, description="Anneal the entropy coefficient linearly to 0 over the run.")
     ppo_norm_adv: bool = Field(True, description="Normalise advantages per minibatch.")
     ppo_clip_vloss: bool = Field(True, description="Clip the value loss around the rollout's values.")
     ppo_target_kl: float = Field(

@@ -178,7 +178,6 @@ def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_
         assert set(UPDATE_FIELDS) | {"updates"} <= set(w)
         assert w["invalid_action_rate"] == 0.0  # only valid actions are sampled
     assert all(w["policy_loss"] is not None for w in windows)
-    assert {w["entropy_coef"] for w in windows} == {TrainConfig().ppo_ent_coef}  # constant by default
     # Checkpoints (every 2 windows) carry the evaluation.
     assert [set(EVAL_FIELDS) <= set(w) for w in windows] == [False, True, False, True]
     assert 0.0 <= windows[-1]["eval_survival_rate"] <= 1.0
@@ -195,9 +194,11 @@ def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_
     assert f"policy: {ckpt_path} (sample)  episodes: 3" in out and "net_profit" in out and "actions:" in out
 
 
-def test_the_entropy_bonus_anneals_to_zero_on_the_learning_rates_schedule(tmp_path):
-    argv = ["--run-id", "ent", *TINY, "--total-env-steps", "2000", "--eval-episodes", "0", "--ppo-anneal-ent"]
-    assert train(tmp_path, *argv, "--ppo-ent-coef", "0.02", "--ppo-learning-rate", "0.001") == 0
+def test_the_entropy_bonus_anneals_to_zero_on_the_learning_rates_schedule_unless_told_not_to(tmp_path):
+    argv = [*TINY, "--total-env-steps", "2000", "--eval-episodes", "0", "--ppo-ent-coef", "0.02"]
+    assert train(tmp_path, "--run-id", "ent", *argv, "--ppo-learning-rate", "0.001") == 0
+    assert train(tmp_path, "--run-id", "flat", *argv, "--total-env-steps", "1000", "--no-ppo-anneal-ent") == 0
+    assert {w["entropy_coef"] for w in windows_of(RunPaths.of(tmp_path, "flat"))} == {0.02}
     windows = windows_of(RunPaths.of(tmp_path, "ent"))
     coefs = [w["entropy_coef"] for w in windows]
     assert coefs == sorted(coefs, reverse=True) and coefs[0] < 0.02 and coefs[-1] > 0

@@ -72,7 +72,7 @@ FLAGS = [
     ("--ppo-max-grad-norm", ["1.5"], "ppo_max_grad_norm", 1.5),
     ("--ppo-hidden-sizes", ["48", "24"], "ppo_hidden_sizes", [48, 24]),
     ("--no-ppo-anneal-lr", [], "ppo_anneal_lr", False),
-    ("--ppo-anneal-ent", [], "ppo_anneal_ent", True),
+    ("--no-ppo-anneal-ent", [], "ppo_anneal_ent", False),
     ("--no-ppo-norm-adv", [], "ppo_norm_adv", False),
     ("--no-ppo-clip-vloss", [], "ppo_clip_vloss", False),
     ("--ppo-target-kl", ["0.03"], "ppo_target_kl", 0.03),

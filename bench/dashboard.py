@@ -125,7 +125,8 @@ def bench_dashboard() -> None:
         root = Path(tmp) / "runs"
         _history_run(root)
         live = RunPaths(root / "live")
-        with serving(root, Path(tmp) / "server.log") as (url, _pid), sync_playwright() as playwright:
+        with serving(root, Path(tmp) / "server.log") as server, sync_playwright() as playwright:
+            url = server.url
             browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
             _first_paint_ms(browser, url)  # the server's caches and the browser's module cache warm
             paints = [_first_paint_ms(browser, url) for _ in range(PAINT_REPEATS)]

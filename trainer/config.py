@@ -273,6 +273,9 @@ class TrainConfig(BaseModel):
     ppo_hidden_sizes: list[int] = Field(
         [128, 128], min_length=1, max_length=8, description="Widths of the policy's shared tanh MLP layers."
     )
+    ppo_separate_critic: bool = Field(
+        False, description="Give the critic a trunk of its own (same widths) instead of sharing the actor's."
+    )
     ppo_anneal_lr: bool = Field(True, description="Anneal the learning rate linearly to 0 over the run.")
     ppo_anneal_ent: bool = Field(True, description="Anneal the entropy coefficient linearly to 0 over the run.")
     ppo_norm_adv: bool = Field(True, description="Normalise advantages per minibatch.")

@@ -164,7 +164,9 @@ class PPOBackend:
         ]
         init_generator = torch.Generator().manual_seed(config.seed)
         self.obs_size = observation_size(config.env_observation)
-        self.policy = Policy(config.ppo_hidden_sizes, init_generator, self.obs_size).to(self.device)
+        self.policy = Policy(
+            config.ppo_hidden_sizes, init_generator, self.obs_size, config.ppo_separate_critic
+        ).to(self.device)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.ppo_learning_rate, eps=1e-5)
         self.reward_scaler = (
             RewardScaler(config.num_envs, config.ppo_reward_clip)

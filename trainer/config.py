@@ -204,6 +204,13 @@ class TrainConfig(BaseModel):
         description="How the evaluated policy acts: sample from its distribution, or argmax (which can loop "
         "among equivalent actions).",
     )
+    eval_temperature: float = Field(
+        0.6,
+        gt=0,
+        le=10,
+        description="Sampled evaluation draws from softmax(logits / eval_temperature): 1 is the policy as "
+        "trained, below 1 sharpens it toward its most probable actions.",
+    )
     eval_replays: int = Field(
         0,
         ge=0,

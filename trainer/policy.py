@@ -115,13 +115,15 @@ def load_policy(checkpoint: dict[str, Any]) -> Policy:
 
 
 def policy_act(
-    policy: Policy, mode: str = "sample", seed: int = 0, device: str = "cpu"
+    policy: Policy, mode: str = "sample", seed: int = 0, device: str = "cpu", temperature: float = 1.0
 ) -> Callable[[ProspectorEnv], np.ndarray]:
     """An act function for trainer.evaluate: each env's action sampled from the masked policy
-    (`mode="sample"`, reproducible from `seed`) or its most probable valid action ("argmax",
-    which can loop among equivalent actions)."""
+    at `temperature` (`mode="sample"`, reproducible from `seed`) or its most probable valid
+    action ("argmax", which can loop among equivalent actions)."""
     if mode not in ("sample", "argmax"):
         raise ValueError(f"eval mode must be 'sample' or 'argmax', got {mode!r}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be above 0, got {temperature!r}")
     generator = torch.Generator(device=device).manual_seed(seed)
 
     @torch.no_grad()
@@ -129,7 +131,7 @@ def policy_act(
         obs = torch.as_tensor(env.observations[:, : policy.obs_size], device=device)
         mask = torch.as_tensor(env.action_mask, device=device)
         logits, _ = policy(obs, mask)
-        actions = logits.argmax(-1) if mode == "argmax" else sample(logits, generator)
+        actions = logits.argmax(-1) if mode == "argmax" else sample(logits / temperature, generator)
         return actions.cpu().numpy().astype(np.int32)
 
     return act

@@ -361,7 +361,7 @@ class PPOBackend:
         c = self.config
         if c.eval_episodes == 0:
             return {}
-        act = policy_act(self.policy, c.eval_mode, c.eval_seed, str(self.device))
+        act = policy_act(self.policy, c.eval_mode, c.eval_seed, str(self.device), c.eval_temperature)
         result = run_episodes(
             lambda n: act,
             c.eval_episodes,
@@ -379,8 +379,9 @@ class PPOBackend:
         }
 
     def replay_act(self) -> Callable[[int], ActFn]:
-        """The evaluated policy (eval_mode, seeded by eval_seed), for replays."""
-        act = policy_act(self.policy, self.config.eval_mode, self.config.eval_seed, str(self.device))
+        """The evaluated policy (eval_mode at eval_temperature, seeded by eval_seed), for replays."""
+        c = self.config
+        act = policy_act(self.policy, c.eval_mode, c.eval_seed, str(self.device), c.eval_temperature)
         return lambda n: act
 
     def run_info(self) -> dict[str, Any]:

@@ -14,8 +14,8 @@ process (how each degrades when the second core is taken).
 
 Learning (BENCH_PPO_LEARNING=1): the default config trained for BENCH_PPO_LEARNING_STEPS
 (default 10,000,000) env steps at each seed of BENCH_PPO_LEARNING_SEEDS (default "1"; "1,2,3"
-for the full table), its policy (sampled at the default eval temperature) evaluated on 200 held-out episodes every 1M steps; the
-table shows it at 2M/5M/10M (wall time since the run's start, evaluations included) beside the
+for the full table), its policy (sampled at the default eval temperature) evaluated on 200
+held-out episodes every 1M steps; the table shows it at 2M/5M/10M (wall time since the run's start, evaluations included) beside the
 random, greedy and tuned prospector players on the same episodes, then the wall time until
 PPO's eval net profit first exceeds each of them, and writes bench-out/ppo_learning.png.
 BENCH_PPO_LEARNING_FLAGS adds trainer flags (ablations).

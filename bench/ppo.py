@@ -14,8 +14,8 @@ process (how each degrades when the second core is taken).
 
 Learning (BENCH_PPO_LEARNING=1): the default config trained for BENCH_PPO_LEARNING_STEPS
 (default 10,000,000) env steps at each seed of BENCH_PPO_LEARNING_SEEDS (default "1"; "1,2,3"
-for the full table), its sampled policy evaluated on 200 held-out episodes every 1M steps; the
-table shows it at 2M/5M/10M (wall time since the run's start, evaluations included) beside the
+for the full table), its policy (sampled at the default eval temperature) evaluated on 200
+held-out episodes every 1M steps; the table shows it at 2M/5M/10M (wall time since the run's start, evaluations included) beside the
 random, greedy and tuned prospector players on the same episodes, then the wall time until
 PPO's eval net profit first exceeds each of them, and writes bench-out/ppo_learning.png.
 BENCH_PPO_LEARNING_FLAGS adds trainer flags (ablations).
@@ -203,7 +203,8 @@ def bench_ppo_learning() -> None:
     OUT.mkdir(exist_ok=True)
     print(
         f"ppo learning: default config{' + ' + ' '.join(extra_flags) if extra_flags else ''}, {steps:,} env steps, "
-        f"seeds {seeds}; {EVAL_EPISODES} held-out episodes (eval seed {EVAL_SEED}), sampled policy"
+        f"seeds {seeds}; {EVAL_EPISODES} held-out episodes (eval seed {EVAL_SEED}), policy sampled at "
+        f"temperature {TrainConfig().eval_temperature:g} unless the flags say otherwise"
     )
     print(f"  {'policy':<22}{'wall':>9}{'net profit':>12}{'± 95%':>8}{'survival':>10}{'ticks':>8}")
     for name, result in scripted.items():

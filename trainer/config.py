@@ -204,6 +204,13 @@ class TrainConfig(BaseModel):
         description="How the evaluated policy acts: sample from its distribution, or argmax (which can loop "
         "among equivalent actions).",
     )
+    eval_temperature: float = Field(
+        0.6,
+        gt=0,
+        le=10,
+        description="Sampled evaluation draws from softmax(logits / eval_temperature): 1 is the policy as "
+        "trained, below 1 sharpens it toward its most probable actions.",
+    )
     eval_replays: int = Field(
         0,
         ge=0,
@@ -272,6 +279,9 @@ class TrainConfig(BaseModel):
     ppo_max_grad_norm: float = Field(0.5, gt=0, le=1e6, description="Global gradient-norm clip.")
     ppo_hidden_sizes: list[int] = Field(
         [128, 128], min_length=1, max_length=8, description="Widths of the policy's shared tanh MLP layers."
+    )
+    ppo_separate_critic: bool = Field(
+        False, description="Give the critic a trunk of its own (same widths) instead of sharing the actor's."
     )
     ppo_anneal_lr: bool = Field(True, description="Anneal the learning rate linearly to 0 over the run.")
     ppo_anneal_ent: bool = Field(True, description="Anneal the entropy coefficient linearly to 0 over the run.")

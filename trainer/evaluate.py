@@ -193,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         help="how a checkpoint's policy acts: sampled (default) or its most probable valid action",
     )
     parser.add_argument(
+        "--temperature",
+        type=float,
+        help="sampled actions are drawn from softmax(logits / temperature) (default: the checkpoint's "
+        "eval_temperature, 1 when it has none)",
+    )
+    parser.add_argument(
         "--reward",
         choices=REWARD_PROFILES,
         default="profit",
@@ -206,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("argument --episodes: must be at least 1")
     if args.time_max < 1:
         parser.error("argument --time-max: must be at least 1")
+    if args.temperature is not None and not args.temperature > 0:
+        parser.error("argument --temperature: must be above 0")
     if not 0 <= args.seed < 2**63:
         parser.error("argument --seed: must be in [0, 2**63)")
     reward = RewardSpec(profile=args.reward)
@@ -214,21 +222,28 @@ def main(argv: list[str] | None = None) -> int:
         result = run_episodes(baseline_act(policy, args.seed), args.episodes, args.seed, args.time_max, reward)
         print(format_result(policy, result), flush=True)
     for path in args.checkpoint:
-        make_act, observation = checkpoint_act(path, args.eval_mode, args.seed)
+        make_act, observation, temperature = checkpoint_act(path, args.eval_mode, args.seed, args.temperature)
         result = run_episodes(make_act, args.episodes, args.seed, args.time_max, reward, observation)
-        print(format_result(f"{path} ({args.eval_mode})", result), flush=True)
+        how = "argmax" if args.eval_mode == "argmax" else f"sample, temperature {temperature:g}"
+        print(format_result(f"{path} ({how})", result), flush=True)
     return 0
 
 
-def checkpoint_act(path: Path, mode: str = "sample", seed: int = 0) -> tuple[Callable[[int], ActFn], str]:
-    """The act-function factory of a PPO checkpoint's policy (sampled or argmax), and the
-    observation it was trained on."""
+def checkpoint_act(
+    path: Path, mode: str = "sample", seed: int = 0, temperature: float | None = None
+) -> tuple[Callable[[int], ActFn], str, float]:
+    """The act-function factory of a PPO checkpoint's policy (sampled or argmax), the
+    observation it was trained on and the sampling temperature (by default the checkpoint's
+    eval_temperature)."""
     from trainer.checkpoint import load_checkpoint  # torch: only when a checkpoint is evaluated
     from trainer.policy import load_policy, policy_act
 
     checkpoint = load_checkpoint(path)
-    act = policy_act(load_policy(checkpoint), mode, seed)
-    return (lambda n: act), checkpoint["config"].get("env_observation", "spec")
+    config = checkpoint["config"]
+    if temperature is None:
+        temperature = float(config.get("eval_temperature", 1.0))
+    act = policy_act(load_policy(checkpoint), mode, seed, temperature=temperature)
+    return (lambda n: act), config.get("env_observation", "spec"), temperature
 
 
 if __name__ == "__main__":

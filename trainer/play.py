@@ -102,7 +102,7 @@ class PlayWorker:
         """Let the checkpoint's policy take up to `steps` steps (fewer if the episode ends)."""
         from trainer.evaluate import checkpoint_act  # torch: only when a policy plays
 
-        make_act, _ = checkpoint_act(checkpoint, mode, session.seed)
+        make_act, _, _ = checkpoint_act(checkpoint, mode, session.seed)
         act = make_act(1)
         views: list[dict[str, Any]] = []
         for _ in range(steps):

@@ -21,20 +21,24 @@ from trainer.env.batched import observation_size
 
 
 class Policy(nn.Module):
-    """obs (obs_size) -> tanh MLP trunk (hidden_sizes) -> actor logits (69) and critic value (1)."""
+    """obs (obs_size) -> tanh MLP trunk (hidden_sizes) -> actor logits (69) and critic value (1).
+
+    With `separate_critic` the critic has a trunk of its own (same widths), so the value loss
+    never shapes the features the actor reads (CleanRL's ppo.py keeps the two apart)."""
 
     def __init__(
-        self, hidden_sizes: Sequence[int], generator: torch.Generator | None = None, obs_size: int = OBS_DIM
+        self,
+        hidden_sizes: Sequence[int],
+        generator: torch.Generator | None = None,
+        obs_size: int = OBS_DIM,
+        separate_critic: bool = False,
     ) -> None:
         super().__init__()
         self.hidden_sizes = list(hidden_sizes)
         self.obs_size = obs_size
-        layers: list[nn.Module] = []
-        width = obs_size
-        for size in self.hidden_sizes:
-            layers += [_orthogonal(nn.Linear(width, size), math.sqrt(2), generator), nn.Tanh()]
-            width = size
-        self.trunk = nn.Sequential(*layers)
+        self.trunk = _tanh_mlp(obs_size, self.hidden_sizes, generator)
+        self.critic_trunk = _tanh_mlp(obs_size, self.hidden_sizes, generator) if separate_critic else None
+        width = self.hidden_sizes[-1]
         # Small actor init: near-uniform over the valid actions at the start (CleanRL's 0.01).
         self.actor = _orthogonal(nn.Linear(width, N_ACTIONS), 0.01, generator)
         self.critic = _orthogonal(nn.Linear(width, 1), 1.0, generator)
@@ -43,18 +47,31 @@ class Policy(nn.Module):
         """Masked logits (invalid actions at -inf) and values (batch,)."""
         hidden = self.trunk(obs)
         logits = self.actor(hidden).masked_fill(~mask, -math.inf)
-        return logits, self.critic(hidden).squeeze(-1)
+        critic_hidden = hidden if self.critic_trunk is None else self.critic_trunk(obs)
+        return logits, self.critic(critic_hidden).squeeze(-1)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """The critic's values (batch,) alone."""
-        return self.critic(self.trunk(obs)).squeeze(-1)
+        trunk = self.trunk if self.critic_trunk is None else self.critic_trunk
+        return self.critic(trunk(obs)).squeeze(-1)
 
     def describe(self) -> str:
         """The architecture in one line, e.g. `260-128-128 tanh -> 69 + 1`."""
-        return "-".join(map(str, [self.obs_size, *self.hidden_sizes])) + f" tanh -> {N_ACTIONS} + 1"
+        widths = "-".join(map(str, [self.obs_size, *self.hidden_sizes]))
+        if self.critic_trunk is not None:
+            return f"{widths} tanh -> {N_ACTIONS}, {widths} tanh -> 1"
+        return f"{widths} tanh -> {N_ACTIONS} + 1"
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def _tanh_mlp(width: int, hidden_sizes: Sequence[int], generator: torch.Generator | None) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for size in hidden_sizes:
+        layers += [_orthogonal(nn.Linear(width, size), math.sqrt(2), generator), nn.Tanh()]
+        width = size
+    return nn.Sequential(*layers)
 
 
 def _orthogonal(layer: nn.Linear, gain: float, generator: torch.Generator | None) -> nn.Linear:
@@ -88,19 +105,25 @@ def load_policy(checkpoint: dict[str, Any]) -> Policy:
     if checkpoint["trainer_backend"] != "puffer_ppo":
         raise ValueError(f"not a PPO checkpoint (trainer_backend {checkpoint['trainer_backend']!r})")
     config = checkpoint["config"]
-    policy = Policy(config["ppo_hidden_sizes"], obs_size=observation_size(config.get("env_observation", "spec")))
+    policy = Policy(
+        config["ppo_hidden_sizes"],
+        obs_size=observation_size(config.get("env_observation", "spec")),
+        separate_critic=config.get("ppo_separate_critic", False),
+    )
     policy.load_state_dict(checkpoint["backend"]["policy"])
     return policy.eval()
 
 
 def policy_act(
-    policy: Policy, mode: str = "sample", seed: int = 0, device: str = "cpu"
+    policy: Policy, mode: str = "sample", seed: int = 0, device: str = "cpu", temperature: float = 1.0
 ) -> Callable[[ProspectorEnv], np.ndarray]:
     """An act function for trainer.evaluate: each env's action sampled from the masked policy
-    (`mode="sample"`, reproducible from `seed`) or its most probable valid action ("argmax",
-    which can loop among equivalent actions)."""
+    at `temperature` (`mode="sample"`, reproducible from `seed`) or its most probable valid
+    action ("argmax", which can loop among equivalent actions)."""
     if mode not in ("sample", "argmax"):
         raise ValueError(f"eval mode must be 'sample' or 'argmax', got {mode!r}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be above 0, got {temperature!r}")
     generator = torch.Generator(device=device).manual_seed(seed)
 
     @torch.no_grad()
@@ -108,7 +131,7 @@ def policy_act(
         obs = torch.as_tensor(env.observations[:, : policy.obs_size], device=device)
         mask = torch.as_tensor(env.action_mask, device=device)
         logits, _ = policy(obs, mask)
-        actions = logits.argmax(-1) if mode == "argmax" else sample(logits, generator)
+        actions = logits.argmax(-1) if mode == "argmax" else sample(logits / temperature, generator)
         return actions.cpu().numpy().astype(np.int32)
 
     return act

@@ -164,7 +164,9 @@ class PPOBackend:
         ]
         init_generator = torch.Generator().manual_seed(config.seed)
         self.obs_size = observation_size(config.env_observation)
-        self.policy = Policy(config.ppo_hidden_sizes, init_generator, self.obs_size).to(self.device)
+        self.policy = Policy(
+            config.ppo_hidden_sizes, init_generator, self.obs_size, config.ppo_separate_critic
+        ).to(self.device)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.ppo_learning_rate, eps=1e-5)
         self.reward_scaler = (
             RewardScaler(config.num_envs, config.ppo_reward_clip)
@@ -359,7 +361,7 @@ class PPOBackend:
         c = self.config
         if c.eval_episodes == 0:
             return {}
-        act = policy_act(self.policy, c.eval_mode, c.eval_seed, str(self.device))
+        act = policy_act(self.policy, c.eval_mode, c.eval_seed, str(self.device), c.eval_temperature)
         result = run_episodes(
             lambda n: act,
             c.eval_episodes,
@@ -377,8 +379,9 @@ class PPOBackend:
         }
 
     def replay_act(self) -> Callable[[int], ActFn]:
-        """The evaluated policy (eval_mode, seeded by eval_seed), for replays."""
-        act = policy_act(self.policy, self.config.eval_mode, self.config.eval_seed, str(self.device))
+        """The evaluated policy (eval_mode at eval_temperature, seeded by eval_seed), for replays."""
+        c = self.config
+        act = policy_act(self.policy, c.eval_mode, c.eval_seed, str(self.device), c.eval_temperature)
         return lambda n: act
 
     def run_info(self) -> dict[str, Any]:

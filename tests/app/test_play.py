@@ -97,7 +97,7 @@ def test_a_trained_policy_takes_the_next_steps(play_server: Server) -> None:
         missing = client.post(f"/play/{sid}/agent", json={"run_id": "p", "window_id": 9})
     assert moved.status_code == 200, moved.text
     taken = [step["action"] for step in moved.json()["steps"]]
-    make_act, _ = checkpoint_act(runs / "p" / "checkpoints" / "ckpt_000000.pt", "argmax", 11)
+    make_act, _, _ = checkpoint_act(runs / "p" / "checkpoints" / "ckpt_000000.pt", "argmax", 11)
     env = ProspectorEnv(num_envs=1, time_max=200, autoreset=False, observation="scouted")
     env.start_episodes(np.array([11], dtype=np.uint64))
     act, expected = make_act(1), []

@@ -17,7 +17,7 @@ from trainer.config import TrainConfig
 from trainer.env import N_ACTIONS, OBS_DIM
 from trainer.evaluate import main as evaluate_main
 from trainer.parts import PartRunner
-from trainer.policy import Policy, entropy, load_policy, log_probs, sample
+from trainer.policy import Policy, entropy, load_policy, log_probs, policy_act, sample
 from trainer.ppo import EVAL_FIELDS, UPDATE_FIELDS, PPOBackend, compute_gae
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 from trainer.vector import make_vector_env
@@ -191,7 +191,55 @@ def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_
 
     assert evaluate_main(["--checkpoint", str(ckpt_path), "--episodes", "3", "--time-max", "60"]) == 0
     out = capsys.readouterr().out
-    assert f"policy: {ckpt_path} (sample)  episodes: 3" in out and "net_profit" in out and "actions:" in out
+    temperature = TrainConfig().eval_temperature  # the checkpoint's own, unless --temperature says otherwise
+    assert f"policy: {ckpt_path} (sample, temperature {temperature:g})  episodes: 3" in out
+    assert "net_profit" in out and "actions:" in out
+    assert evaluate_main(["--checkpoint", str(ckpt_path), "--episodes", "3", "--temperature", "1.5"]) == 0
+    assert f"policy: {ckpt_path} (sample, temperature 1.5)" in capsys.readouterr().out
+
+
+class _FixedEnv:
+    """What an act function reads of an env: observations and the action mask."""
+
+    def __init__(self, rows: int, mask: np.ndarray) -> None:
+        self.observations = np.zeros((rows, OBS_DIM), dtype=np.float32)
+        self.action_mask = np.repeat(mask[None, :], rows, axis=0)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_sampled_actions_follow_the_softmax_of_the_logits_over_the_temperature(temperature):
+    policy = Policy([8], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        policy.actor.weight.zero_()
+        policy.actor.bias.copy_(torch.linspace(0.0, 2.0, N_ACTIONS))
+    mask = np.zeros(N_ACTIONS, dtype=bool)
+    mask[[3, 40, 60, 68]] = True
+    env = _FixedEnv(40_000, mask)
+    actions = policy_act(policy, "sample", seed=1, temperature=temperature)(env)
+    logits = policy.actor.bias.detach()[mask] / temperature
+    expected = torch.softmax(logits, -1).numpy()
+    shares = np.bincount(actions, minlength=N_ACTIONS)[mask] / len(actions)
+    assert np.abs(shares - expected).max() < 0.01  # ~4 standard errors at 40,000 draws
+    with pytest.raises(ValueError, match="temperature"):
+        policy_act(policy, "sample", temperature=0.0)
+
+
+def test_a_separate_critic_keeps_the_value_loss_out_of_the_actors_trunk(tmp_path):
+    shared, separate = Policy([16]), Policy([16], separate_critic=True)
+    assert separate.parameter_count() == shared.parameter_count() + sum(p.numel() for p in shared.trunk.parameters())
+    obs = torch.randn(5, OBS_DIM)
+    for policy in (shared, separate):
+        policy.zero_grad()
+        policy.value(obs).sum().backward()
+        trunk_grad = sum(float(p.grad.abs().sum()) for p in policy.trunk.parameters() if p.grad is not None)
+        assert (trunk_grad > 0) == (policy is shared)
+
+    assert train(tmp_path, "--run-id", "sep", *TINY, "--total-env-steps", "1000", "--ppo-separate-critic") == 0
+    paths = RunPaths.of(tmp_path, "sep")
+    assert read_metadata(paths).policy_architecture == "284-32-32 tanh -> 69, 284-32-32 tanh -> 1"
+    loaded = load_policy(load_checkpoint(paths.checkpoint(1)))
+    assert loaded.critic_trunk is not None
+    assert evaluate_main(["--checkpoint", str(paths.checkpoint(1)), "--episodes", "2", "--time-max", "60"]) == 0
 
 
 def test_the_entropy_bonus_anneals_to_zero_on_the_learning_rates_schedule_unless_told_not_to(tmp_path):

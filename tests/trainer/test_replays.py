@@ -178,7 +178,7 @@ def test_a_ppo_run_replays_its_checkpoints_policy(tmp_path):
     assert [e.window_id for e in index.replays] == [0, 1]
     config = TrainConfig.model_validate_json(paths.config.read_bytes(), context={"limits": None})
     for entry in index.replays:
-        make_act, observation = checkpoint_act(paths.root / entry.checkpoint_path, "sample", config.eval_seed)
+        make_act, observation, _ = checkpoint_act(paths.root / entry.checkpoint_path, "sample", config.eval_seed)
         [again] = record_episodes(
             make_act, 1, config.eval_seed, config.env_time_max, RewardSpec(**config.reward_kwargs()), observation, {}
         )

@@ -85,18 +85,18 @@ def scan_asteroid(s, i, node, a, kind):
     blend = SCAN_BLEND[kind]
     conf = s.scan_confidence[i, node, a]
     sigma = s.scan_noise[i, node, a] * (1.1 - conf) * SCAN_NOISE_MULT[kind]
-    reading = s.scratch_goods[i]
+    reading = s.scratch_goods
     total = 0.0
     for c in range(N_COMMODITIES):
-        reading[c] = max(s.composition[i, node, a, c] + normal(s.rng, i, 0.0, sigma), 1e-8)
-        total += reading[c]
+        reading[i, c] = max(s.composition[i, node, a, c] + normal(s.rng, i, 0.0, sigma), 1e-8)
+        total += reading[i, c]
     mixed_total = 0.0
     for c in range(N_COMMODITIES):
-        mixed = (1.0 - blend) * s.composition_estimate[i, node, a, c] + blend * reading[c] / total
-        reading[c] = max(mixed, 1e-8)
-        mixed_total += reading[c]
+        mixed = (1.0 - blend) * s.composition_estimate[i, node, a, c] + blend * reading[i, c] / total
+        reading[i, c] = max(mixed, 1e-8)
+        mixed_total += reading[i, c]
     for c in range(N_COMMODITIES):
-        s.composition_estimate[i, node, a, c] = reading[c] / mixed_total
+        s.composition_estimate[i, node, a, c] = reading[i, c] / mixed_total
     stability_reading = clamp(s.stability[i, node, a] + normal(s.rng, i, 0.0, sigma), 0.0, 1.0)
     s.stability_estimate[i, node, a] = (1.0 - blend) * s.stability_estimate[i, node, a] + blend * stability_reading
     s.scan_confidence[i, node, a] = min(1.0, conf + SCAN_CONF_GAIN[kind])
@@ -437,24 +437,24 @@ def step_env(s, i, action, valid, profile, gamma, per_tick, shaping):
 
 @njit(cache=True)
 def write_episode_stats(s, i, destroyed, stranded, cashed_out, out):
-    """The finished episode's statistics (spec section 3), in EPISODE_STATS order."""
-    out[ST_RETURN] = s.episode_return[i]
-    out[ST_LENGTH] = s.episode_length[i]
-    out[ST_TICKS] = s.ticks[i]
-    out[ST_CREDITS] = s.credits[i]
-    out[ST_NET_PROFIT] = s.credits[i]  # credits start at 0 (spec 2.1)
-    out[ST_SURVIVAL] = 0.0 if destroyed or stranded else 1.0
-    out[ST_DESTROYED] = 1.0 if destroyed else 0.0
-    out[ST_STRANDED] = 1.0 if stranded else 0.0
-    out[ST_CASH_OUT] = 1.0 if cashed_out else 0.0
-    out[ST_PIRATE_ENCOUNTERS] = s.pirate_encounters[i]
-    out[ST_VALUE_LOST] = s.value_lost_to_pirates[i]
-    out[ST_OVERHEAT_TICKS] = s.overheat_ticks[i]
-    out[ST_SCAN_COUNT] = s.scan_count[i]
-    out[ST_MINING_TICKS] = s.mining_ticks[i]
-    out[ST_INVALID_ACTIONS] = s.invalid_count[i]
-    out[ST_FUEL_USED] = max(0.0, START_FUEL - s.fuel[i])
-    out[ST_HULL_DAMAGE] = max(0.0, START_HULL - s.hull[i])
+    """Row i of `out`: the finished episode's statistics (spec section 3), in EPISODE_STATS order."""
+    out[i, ST_RETURN] = s.episode_return[i]
+    out[i, ST_LENGTH] = s.episode_length[i]
+    out[i, ST_TICKS] = s.ticks[i]
+    out[i, ST_CREDITS] = s.credits[i]
+    out[i, ST_NET_PROFIT] = s.credits[i]  # credits start at 0 (spec 2.1)
+    out[i, ST_SURVIVAL] = 0.0 if destroyed or stranded else 1.0
+    out[i, ST_DESTROYED] = 1.0 if destroyed else 0.0
+    out[i, ST_STRANDED] = 1.0 if stranded else 0.0
+    out[i, ST_CASH_OUT] = 1.0 if cashed_out else 0.0
+    out[i, ST_PIRATE_ENCOUNTERS] = s.pirate_encounters[i]
+    out[i, ST_VALUE_LOST] = s.value_lost_to_pirates[i]
+    out[i, ST_OVERHEAT_TICKS] = s.overheat_ticks[i]
+    out[i, ST_SCAN_COUNT] = s.scan_count[i]
+    out[i, ST_MINING_TICKS] = s.mining_ticks[i]
+    out[i, ST_INVALID_ACTIONS] = s.invalid_count[i]
+    out[i, ST_FUEL_USED] = max(0.0, START_FUEL - s.fuel[i])
+    out[i, ST_HULL_DAMAGE] = max(0.0, START_HULL - s.hull[i])
 
 
 @njit(cache=True)
@@ -528,7 +528,7 @@ def step_batch(
         invalid[i] = not valid
         if terminated or truncated:
             cashed_out = valid and action == A_CASH_OUT
-            write_episode_stats(s, i, destroyed, stranded, cashed_out, episode_stats[i])
+            write_episode_stats(s, i, destroyed, stranded, cashed_out, episode_stats)
             finished[n_finished] = i
             n_finished += 1
             write_views(s, i, time_max, scouted, final_observations, action_mask)

@@ -14,7 +14,18 @@ import math
 import numpy as np
 from numba import njit
 
-from trainer.env.observation import cargo_total, cargo_value, write_views
+from trainer.env.observation import (
+    NODE_VIEW_ALL,
+    NODE_VIEW_ASTEROIDS,
+    NODE_VIEW_NEIGHBORS,
+    NODE_VIEW_SELECTED_ASTEROID,
+    NODE_VIEW_SELECTION,
+    NODE_VIEW_UNCHANGED,
+    cargo_total,
+    cargo_value,
+    update_views,
+    write_views,
+)
 from trainer.env.rng import derive_seed, normal, uniform, uniform01
 from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
 from trainer.env.state import prefetch_estimates, prefetch_head, prefetch_node
@@ -458,6 +469,26 @@ def write_episode_stats(s, i, destroyed, stranded, cashed_out, out):
 
 
 @njit(cache=True)
+def node_view_change(action, valid):
+    """What a step with `action` changes in the observation's node blocks (NODE_VIEW_*):
+    travel shows another node, scans, mining and selection change asteroid slots, listening
+    the threat estimates; every other action (and the invalid HOLD) leaves both as they were."""
+    if not valid:
+        return NODE_VIEW_UNCHANGED
+    if action < A_HOLD:
+        return NODE_VIEW_ALL
+    if action == A_WIDE_SCAN:
+        return NODE_VIEW_ASTEROIDS
+    if action == A_FOCUSED_SCAN or action == A_DEEP_SCAN or A_MINE <= action < A_STABILIZE:
+        return NODE_VIEW_SELECTED_ASTEROID
+    if A_SELECT <= action < A_MINE:
+        return NODE_VIEW_SELECTION
+    if action == A_THREAT_LISTEN:
+        return NODE_VIEW_NEIGHBORS
+    return NODE_VIEW_UNCHANGED
+
+
+@njit(cache=True)
 def prefetch_ahead(s, actions, i, n, scouted):
     """While env i steps, start loading what the next envs of the batch (i < n) will read:
     their records are too far apart for the hardware to guess. The head of env i+2d, then the
@@ -526,17 +557,19 @@ def step_batch(
         truncations[i] = truncated
         step_ticks[i] = dt
         invalid[i] = not valid
+        change = node_view_change(action, valid)
         if terminated or truncated:
             cashed_out = valid and action == A_CASH_OUT
             write_episode_stats(s, i, destroyed, stranded, cashed_out, episode_stats)
             finished[n_finished] = i
             n_finished += 1
             write_views(s, i, time_max, scouted, final_observations, action_mask)
+            change = NODE_VIEW_ALL
             if autoreset:
                 start_episode(s, i, episode_seed_for(s, i), time_max)
             else:
                 s.done[i] = True
-        write_views(s, i, time_max, scouted, observations, action_mask)
+        update_views(s, i, time_max, scouted, observations, action_mask, change)
     return n_finished
 
 

@@ -94,6 +94,22 @@ def write_action_mask(s, i, mask):
     mask[i, A_CASH_OUT] = True
 
 
+# What a step changed in the observation's node blocks: `update_views` rewrites only that
+# (the rest of the row still shows it) besides the ship, node and market values.
+NODE_VIEW_UNCHANGED = 0
+NODE_VIEW_SELECTION = 1  # which asteroid is selected
+NODE_VIEW_SELECTED_ASTEROID = 2  # the selected asteroid's estimates or depletion
+NODE_VIEW_ASTEROIDS = 3  # every asteroid at the node
+NODE_VIEW_NEIGHBORS = 4  # the neighbour slots' threat estimates
+NODE_VIEW_ALL = 5  # another node, or a new episode: both blocks
+
+
+@njit(cache=True, inline="always")
+def _put(obs, i, j, value):
+    """obs[i, j] = value, clamped to [-1, 1] (spec 1.3)."""
+    obs[i, j] = clamp(value, -1.0, 1.0)
+
+
 @njit(cache=True)
 def _write_neighbors(s, i, node, obs):
     """The 6 neighbour slots of the current node."""
@@ -108,71 +124,87 @@ def _write_neighbors(s, i, node, obs):
             node_type = s.node_type[i, v]
             for t in range(3):
                 obs[i, base + 1 + t] = 1.0 if node_type == t else 0.0
-            obs[i, base + 4] = s.edge_time[i, node, k] / TRAVEL_TIME_NORM
-            obs[i, base + 5] = s.edge_fuel[i, node, k] / TRAVEL_FUEL_NORM
-            obs[i, base + 6] = s.threat_estimate[i, node, k]
+            _put(obs, i, base + 4, s.edge_time[i, node, k] / TRAVEL_TIME_NORM)
+            _put(obs, i, base + 5, s.edge_fuel[i, node, k] / TRAVEL_FUEL_NORM)
+            _put(obs, i, base + 6, s.threat_estimate[i, node, k])
 
 
 @njit(cache=True)
-def _write_asteroids(s, i, node, obs):
-    """The 16 asteroid slots of the current node."""
-    count = s.asteroid_count[i, node]
-    selected = s.selected[i]
-    for a in range(MAX_ASTEROIDS):
-        base = OBS_ASTEROIDS + ASTEROID_WIDTH * a
-        if a >= count:
-            for j in range(ASTEROID_WIDTH):
-                obs[i, base + j] = 0.0
-        else:
-            obs[i, base] = 1.0
-            norm = 0.0
-            for c in range(N_COMMODITIES):
-                norm += s.composition_estimate[i, node, a, c]
-            for c in range(N_COMMODITIES):
-                obs[i, base + 1 + c] = s.composition_estimate[i, node, a, c] / norm
-            obs[i, base + 7] = s.stability_estimate[i, node, a]
-            obs[i, base + 8] = s.depletion[i, node, a]
-            obs[i, base + 9] = s.scan_confidence[i, node, a]
-            obs[i, base + 10] = 1.0 if a == selected else 0.0
-
-
-@njit(cache=True)
-def write_observation(s, i, time_max, obs):
-    """Row i of `obs`: env i's 260 observation values (spec 1.3, price as price/price_max per 2.4)."""
-    node = s.node[i]
-    total = cargo_total(s, i)
-    obs[i, 0] = s.fuel[i] / FUEL_MAX
-    obs[i, 1] = s.hull[i] / HULL_MAX
-    obs[i, 2] = s.heat[i] / HEAT_MAX
-    obs[i, 3] = s.tool[i] / TOOL_MAX
-    obs[i, 4] = total / CARGO_MAX
-    obs[i, 5] = s.alert[i] / ALERT_MAX
-    obs[i, 6] = s.time_remaining[i] / time_max
-    obs[i, 7] = math.log1p(max(s.credits[i], 0.0)) / _LOG1P_CREDITS_CAP
+def _write_asteroid(s, i, node, a, obs):
+    """Asteroid slot a of the current node."""
+    base = OBS_ASTEROIDS + ASTEROID_WIDTH * a
+    if a >= s.asteroid_count[i, node]:
+        for j in range(ASTEROID_WIDTH):
+            obs[i, base + j] = 0.0
+        return
+    obs[i, base] = 1.0
+    norm = 0.0
     for c in range(N_COMMODITIES):
-        obs[i, OBS_CARGO + c] = s.cargo[i, c] / CARGO_MAX
-    obs[i, OBS_ITEMS] = s.kits[i] / ITEM_CAP
-    obs[i, OBS_ITEMS + 1] = s.stabilizers[i] / ITEM_CAP
-    obs[i, OBS_ITEMS + 2] = s.decoys[i] / ITEM_CAP
+        norm += s.composition_estimate[i, node, a, c]
+    for c in range(N_COMMODITIES):
+        _put(obs, i, base + 1 + c, s.composition_estimate[i, node, a, c] / norm)
+    _put(obs, i, base + 7, s.stability_estimate[i, node, a])
+    _put(obs, i, base + 8, s.depletion[i, node, a])
+    _put(obs, i, base + 9, s.scan_confidence[i, node, a])
+    obs[i, base + 10] = 1.0 if a == s.selected[i] else 0.0
+
+
+@njit(cache=True)
+def _write_selection(s, i, node, obs):
+    """The selected flags of the current node's asteroid slots."""
+    selected = s.selected[i]
+    for a in range(s.asteroid_count[i, node]):
+        obs[i, OBS_ASTEROIDS + ASTEROID_WIDTH * a + 10] = 1.0 if a == selected else 0.0
+
+
+@njit(cache=True)
+def _write_ship_node_market(s, i, time_max, obs):
+    """Every value outside the node blocks: ship, items, where the ship is, market."""
+    node = s.node[i]
+    _put(obs, i, 0, s.fuel[i] / FUEL_MAX)
+    _put(obs, i, 1, s.hull[i] / HULL_MAX)
+    _put(obs, i, 2, s.heat[i] / HEAT_MAX)
+    _put(obs, i, 3, s.tool[i] / TOOL_MAX)
+    _put(obs, i, 4, cargo_total(s, i) / CARGO_MAX)
+    _put(obs, i, 5, s.alert[i] / ALERT_MAX)
+    _put(obs, i, 6, s.time_remaining[i] / time_max)
+    _put(obs, i, 7, math.log1p(max(s.credits[i], 0.0)) / _LOG1P_CREDITS_CAP)
+    for c in range(N_COMMODITIES):
+        _put(obs, i, OBS_CARGO + c, s.cargo[i, c] / CARGO_MAX)
+    _put(obs, i, OBS_ITEMS, s.kits[i] / ITEM_CAP)
+    _put(obs, i, OBS_ITEMS + 1, s.stabilizers[i] / ITEM_CAP)
+    _put(obs, i, OBS_ITEMS + 2, s.decoys[i] / ITEM_CAP)
     obs[i, OBS_AT_STATION] = 1.0 if node == 0 else 0.0
-    selection = has_valid_selection(s, i)
-    obs[i, OBS_SELECTION_VALID] = 1.0 if selection else 0.0
+    obs[i, OBS_SELECTION_VALID] = 1.0 if has_valid_selection(s, i) else 0.0
     node_type = s.node_type[i, node]
     for t in range(3):
         obs[i, OBS_NODE_TYPE + t] = 1.0 if node_type == t else 0.0
-    obs[i, OBS_NODE_INDEX] = node / NODE_INDEX_NORM
-    obs[i, OBS_HOPS] = s.hops[i, node] / NODE_INDEX_NORM
-    _write_neighbors(s, i, node, obs)
-    _write_asteroids(s, i, node, obs)
+    _put(obs, i, OBS_NODE_INDEX, node / NODE_INDEX_NORM)
+    _put(obs, i, OBS_HOPS, s.hops[i, node] / NODE_INDEX_NORM)
     for c in range(N_COMMODITIES):
         price = s.price[i, c]
-        obs[i, OBS_PRICES + c] = price / PRICE_MAX[c]
-        obs[i, OBS_PRICE_DELTAS + c] = clamp((price - s.prev_price[i, c]) / PRICE_DELTA_NORM, -1.0, 1.0)
+        _put(obs, i, OBS_PRICES + c, price / PRICE_MAX[c])
+        _put(obs, i, OBS_PRICE_DELTAS + c, (price - s.prev_price[i, c]) / PRICE_DELTA_NORM)
     for j in range(len(OBS_INVENTORY_COMMODITIES)):
-        obs[i, OBS_INVENTORY + j] = min(s.inventory[i, OBS_INVENTORY_COMMODITIES[j]] / INVENTORY_NORM, 1.0)
+        _put(obs, i, OBS_INVENTORY + j, s.inventory[i, OBS_INVENTORY_COMMODITIES[j]] / INVENTORY_NORM)
 
-    for j in range(OBS_DIM):
-        obs[i, j] = clamp(obs[i, j], -1.0, 1.0)
+
+@njit(cache=True)
+def write_observation(s, i, time_max, obs, change):
+    """Row i of `obs`: env i's 260 observation values (spec 1.3, price as price/price_max per
+    2.4, every value clamped to [-1, 1]), of the node blocks only what `change` (NODE_VIEW_*)
+    names; the rest of them must hold what the row showed before."""
+    _write_ship_node_market(s, i, time_max, obs)
+    node = s.node[i]
+    if change == NODE_VIEW_ALL or change == NODE_VIEW_NEIGHBORS:
+        _write_neighbors(s, i, node, obs)
+    if change == NODE_VIEW_ALL or change == NODE_VIEW_ASTEROIDS:
+        for a in range(MAX_ASTEROIDS):
+            _write_asteroid(s, i, node, a, obs)
+    elif change == NODE_VIEW_SELECTED_ASTEROID:
+        _write_asteroid(s, i, node, s.selected[i], obs)
+    elif change == NODE_VIEW_SELECTION:
+        _write_selection(s, i, node, obs)
 
 
 @njit(cache=True)
@@ -214,11 +246,12 @@ def write_scouting(s, i, obs):
 
 
 @njit(cache=True)
-def write_views(s, i, time_max, scouted, observations, action_mask):
-    """Refresh env i's observation row and action-mask row from its state: the 260 game values,
-    then with `scouted` the SCOUT_DIM scouting values, then the mask as 0/1 in any columns left."""
+def update_views(s, i, time_max, scouted, observations, action_mask, change):
+    """Refresh env i's observation row and action-mask row from its state after a step that
+    changed `change` (NODE_VIEW_*) of the node blocks: the 260 game values, then with
+    `scouted` the SCOUT_DIM scouting values, then the mask as 0/1 in any columns left."""
     write_action_mask(s, i, action_mask)
-    write_observation(s, i, time_max, observations)
+    write_observation(s, i, time_max, observations, change)
     game_width = OBS_DIM
     if scouted:
         write_scouting(s, i, observations)
@@ -226,3 +259,9 @@ def write_views(s, i, time_max, scouted, observations, action_mask):
     width = observations.shape[1]
     for a in range(width - game_width):
         observations[i, game_width + a] = 1.0 if action_mask[i, a] else 0.0
+
+
+@njit(cache=True)
+def write_views(s, i, time_max, scouted, observations, action_mask):
+    """Rewrite env i's observation row and action-mask row from its state."""
+    update_views(s, i, time_max, scouted, observations, action_mask, NODE_VIEW_ALL)

@@ -180,17 +180,6 @@ def gamma_int(rng, i, k):
 
 
 @njit(cache=True)
-def dirichlet_ones(rng, i, out):
-    """Fill `out` with a Dirichlet(1, ..., 1) draw."""
-    total = 0.0
-    for c in range(out.shape[0]):
-        out[c] = exponential(rng, i)
-        total += out[c]
-    for c in range(out.shape[0]):
-        out[c] /= total
-
-
-@njit(cache=True)
 def beta_int(rng, i, a, b):
     """Beta(a, b) for whole a, b, via two gammas."""
     x = gamma_int(rng, i, a)

@@ -130,6 +130,7 @@ NODE_FIELDS = (
 SCRATCH_LAYOUT = (
     ("scratch_goods", _GOODS, _F),  # a scan's reading
     ("scratch_nodes", _NODES, _I),  # world generation's candidate list and BFS queue
+    ("scratch_degree", _NODES, _I),  # world generation's edge count per node
 )
 
 EnvState = NamedTuple("EnvState", [(name, np.ndarray) for name, _, _ in STATE_LAYOUT])

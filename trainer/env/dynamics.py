@@ -29,6 +29,7 @@ from trainer.env.observation import (
 from trainer.env.rng import derive_seed, normal, uniform, uniform01
 from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
 from trainer.env.state import prefetch_estimates, prefetch_head, prefetch_node
+from trainer.env.trig import sine
 from trainer.env.world import clamp, ensure_asteroids, generate_world
 
 _EPISODE_SEED_DOMAIN = 0x5EED
@@ -312,7 +313,7 @@ def update_market(s, i, dt):
     sqrt_dt = _SQRT_DT[dt]
     for c in range(N_COMMODITIES):
         base = PRICE_BASE[c]
-        cycle = s.price_amplitude[i, c] * math.sin(2.0 * math.pi * t / s.price_period[i, c] + s.price_phase[i, c])
+        cycle = s.price_amplitude[i, c] * sine(2.0 * math.pi * t / s.price_period[i, c] + s.price_phase[i, c])
         price = (
             base
             + cycle

@@ -57,6 +57,7 @@ from trainer.env.rules import (
     STATION,
     THREAT_ESTIMATE_START,
 )
+from trainer.env.trig import sine
 
 _ASTEROID_SEED_DOMAIN = 0xA57E401D
 
@@ -193,7 +194,7 @@ def generate_world(s, i, episode_seed, time_max):
             s.rng, i, MARKET_AMPLITUDE_RANGE[0], MARKET_AMPLITUDE_RANGE[1]
         )
         price = clamp(
-            PRICE_BASE[c] + s.price_amplitude[i, c] * math.sin(s.price_phase[i, c]),
+            PRICE_BASE[c] + s.price_amplitude[i, c] * sine(s.price_phase[i, c]),
             PRICE_MIN[c],
             PRICE_MAX[c],
         )

@@ -28,7 +28,7 @@ from trainer.env.observation import (
 )
 from trainer.env.rng import derive_seed, normal, uniform, uniform01
 from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
-from trainer.env.state import prefetch_estimates, prefetch_head, prefetch_node
+from trainer.env.state import prefetch_depletion, prefetch_edges, prefetch_estimates, prefetch_head, prefetch_node
 from trainer.env.trig import sine
 from trainer.env.world import clamp, ensure_asteroids, generate_world
 
@@ -492,23 +492,31 @@ def node_view_change(action, valid):
 @njit(cache=True)
 def prefetch_ahead(s, actions, i, n, scouted):
     """While env i steps, start loading what the next envs of the batch (i < n) will read:
-    their records are too far apart for the hardware to guess. The head of env i+2d, then the
-    block of the node its ship is at, then for env i+1 the block of the node it travels to,
-    or with `scouted` the estimates of the visited neighbours it will describe."""
+    their records are too far apart for the hardware to guess. The head of env i+2d; the
+    edges and depletion of the node env i+d is at (its mask and observation read them); for
+    env i+1 what its action reads: the block of the node it travels to, or of the node it
+    scans, mines or selects at, or with `scouted` the estimates of the visited neighbours it
+    will describe."""
     if i + 2 * _PREFETCH_DISTANCE < n:
         prefetch_head(s.rng, (i + 2 * _PREFETCH_DISTANCE,))
     if i + _PREFETCH_DISTANCE < n:
         ahead = i + _PREFETCH_DISTANCE
-        prefetch_node(s.neighbor, (ahead, s.node[ahead], 0))
+        node = s.node[ahead]
+        prefetch_edges(s.neighbor, (ahead, node, 0))
+        prefetch_depletion(s.depletion, (ahead, node, 0))
     j = i + 1
     if j >= n:
         return
     node = s.node[j]
-    if 0 <= actions[j] < A_HOLD:
-        destination = s.neighbor[j, node, actions[j]]
+    action = actions[j]
+    if 0 <= action < A_HOLD:
+        destination = s.neighbor[j, node, action]
         if destination > 0:
             prefetch_node(s.neighbor, (j, destination, 0))
-    elif scouted:
+        return
+    if A_WIDE_SCAN <= action <= A_DEEP_SCAN or A_SELECT <= action < A_STABILIZE:
+        prefetch_node(s.neighbor, (j, node, 0))
+    if scouted:
         for k in range(MAX_NEIGHBORS):
             v = s.neighbor[j, node, k]
             if v > 0 and s.asteroids_ready[j, v]:

@@ -24,21 +24,24 @@ _C = tuple((-1) ** (k + 1) / math.factorial(2 * k + 2) for k in range(8))  # to 
 
 
 @njit(cache=True, inline="always")
+def _series(coefficients, r2):
+    """The sum of coefficients[k] * r2^k, by Horner's rule."""
+    p = coefficients[-1]
+    for k in range(len(coefficients) - 2, -1, -1):
+        p = p * r2 + coefficients[k]
+    return p
+
+
+@njit(cache=True, inline="always")
 def _sin_poly(r):
     r2 = r * r
-    p = _S[6]
-    for k in range(5, -1, -1):
-        p = p * r2 + _S[k]
-    return r + r * r2 * p
+    return r + r * r2 * _series(_S, r2)
 
 
 @njit(cache=True, inline="always")
 def _cos_poly(r):
     r2 = r * r
-    p = _C[7]
-    for k in range(6, -1, -1):
-        p = p * r2 + _C[k]
-    return 1.0 + r2 * p
+    return 1.0 + r2 * _series(_C, r2)
 
 
 @njit(cache=True, inline="always")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.env.spec_model import FIELD, place_ship, put_asteroid, step_one
-from trainer.env import ProspectorEnv, RandomValidPolicy
+from trainer.env import ProspectorEnv, ProspectorPolicy, RandomValidPolicy
 from trainer.env.rules import A_TRAVEL, HAZARD
 
 DELTAS = slice(250, 256)
@@ -23,6 +23,26 @@ def test_observations_are_float32_rows_of_260_within_bounds_under_random_play():
         if infos:
             assert (np.abs(env.final_observations[infos[0]["finished"]]) <= 1.0).all()
     assert obs.shape == (64, 260) and obs.dtype == np.float32
+
+
+@pytest.mark.parametrize("observation", ["spec", "scouted"])
+@pytest.mark.parametrize("player", ["random", "prospector"])
+def test_a_step_leaves_every_row_as_a_full_rewrite_would(observation, player):
+    """A step rewrites only the node blocks its action changed; the rows must still equal
+    rows written from scratch (through scans, mining, selection, travel and resets)."""
+    env = ProspectorEnv(num_envs=16, seed=4, observation=observation, mask_in_observation=True)
+    env.reset()
+    random_policy = RandomValidPolicy(16, seed=4)
+    prospector = ProspectorPolicy(16)
+    for _ in range(400):
+        env.step(random_policy.act(env.action_mask) if player == "random" else prospector.act(env))
+        stepped = env.observations.copy(), env.action_mask.copy()
+        env.refresh_views()
+        np.testing.assert_array_equal(stepped[0], env.observations)
+        np.testing.assert_array_equal(stepped[1], env.action_mask)
+    s = env.state
+    assert s.scan_count.sum() > 0
+    assert s.episode_index.sum() > 16 if player == "random" else s.mining_ticks.sum() > 100
 
 
 def test_ship_block(env):

@@ -70,6 +70,8 @@ class ProspectorEnv(_Base):
       action_mask (N, 69) bool, step_ticks (N,) int64 (the ticks each env's step cost),
       invalid_actions (N,) bool, episode_stats (N, len(EPISODE_STATS)) float64 and
       final_observations (same shape as observations): rows valid for the envs that finished.
+    A step rewrites only what changed of an observation row (the asteroid and neighbour
+    slots only when the action changed them), so treat these arrays as read-only.
     """
 
     def __init__(

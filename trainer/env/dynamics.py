@@ -14,10 +14,22 @@ import math
 import numpy as np
 from numba import njit
 
-from trainer.env.observation import cargo_total, cargo_value, write_views
+from trainer.env.observation import (
+    NODE_VIEW_ALL,
+    NODE_VIEW_ASTEROIDS,
+    NODE_VIEW_NEIGHBORS,
+    NODE_VIEW_SELECTED_ASTEROID,
+    NODE_VIEW_SELECTION,
+    NODE_VIEW_UNCHANGED,
+    cargo_total,
+    cargo_value,
+    update_views,
+    write_views,
+)
 from trainer.env.rng import derive_seed, normal, uniform, uniform01
 from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
-from trainer.env.state import prefetch_estimates, prefetch_head, prefetch_node
+from trainer.env.state import prefetch_depletion, prefetch_edges, prefetch_estimates, prefetch_head, prefetch_node
+from trainer.env.trig import sine
 from trainer.env.world import clamp, ensure_asteroids, generate_world
 
 _EPISODE_SEED_DOMAIN = 0x5EED
@@ -85,18 +97,18 @@ def scan_asteroid(s, i, node, a, kind):
     blend = SCAN_BLEND[kind]
     conf = s.scan_confidence[i, node, a]
     sigma = s.scan_noise[i, node, a] * (1.1 - conf) * SCAN_NOISE_MULT[kind]
-    reading = s.scratch_goods[i]
+    reading = s.scratch_goods
     total = 0.0
     for c in range(N_COMMODITIES):
-        reading[c] = max(s.composition[i, node, a, c] + normal(s.rng, i, 0.0, sigma), 1e-8)
-        total += reading[c]
+        reading[i, c] = max(s.composition[i, node, a, c] + normal(s.rng, i, 0.0, sigma), 1e-8)
+        total += reading[i, c]
     mixed_total = 0.0
     for c in range(N_COMMODITIES):
-        mixed = (1.0 - blend) * s.composition_estimate[i, node, a, c] + blend * reading[c] / total
-        reading[c] = max(mixed, 1e-8)
-        mixed_total += reading[c]
+        mixed = (1.0 - blend) * s.composition_estimate[i, node, a, c] + blend * reading[i, c] / total
+        reading[i, c] = max(mixed, 1e-8)
+        mixed_total += reading[i, c]
     for c in range(N_COMMODITIES):
-        s.composition_estimate[i, node, a, c] = reading[c] / mixed_total
+        s.composition_estimate[i, node, a, c] = reading[i, c] / mixed_total
     stability_reading = clamp(s.stability[i, node, a] + normal(s.rng, i, 0.0, sigma), 0.0, 1.0)
     s.stability_estimate[i, node, a] = (1.0 - blend) * s.stability_estimate[i, node, a] + blend * stability_reading
     s.scan_confidence[i, node, a] = min(1.0, conf + SCAN_CONF_GAIN[kind])
@@ -299,12 +311,14 @@ def update_market(s, i, dt):
     t = s.ticks[i] + dt
     decay = _SALES_DECAY[dt]
     sqrt_dt = _SQRT_DT[dt]
+    cycle = s.scratch_goods  # the cycles first: a loop free of draws, which the compiler vectorises
+    for c in range(N_COMMODITIES):
+        cycle[i, c] = s.price_amplitude[i, c] * sine(2.0 * math.pi * t / s.price_period[i, c] + s.price_phase[i, c])
     for c in range(N_COMMODITIES):
         base = PRICE_BASE[c]
-        cycle = s.price_amplitude[i, c] * math.sin(2.0 * math.pi * t / s.price_period[i, c] + s.price_phase[i, c])
         price = (
             base
-            + cycle
+            + cycle[i, c]
             - INVENTORY_PRESSURE * s.inventory[i, c]
             - SALES_PRESSURE * s.recent_sales[i, c]
             + normal(s.rng, i, 0.0, PRICE_NOISE * base * sqrt_dt)
@@ -437,46 +451,74 @@ def step_env(s, i, action, valid, profile, gamma, per_tick, shaping):
 
 @njit(cache=True)
 def write_episode_stats(s, i, destroyed, stranded, cashed_out, out):
-    """The finished episode's statistics (spec section 3), in EPISODE_STATS order."""
-    out[ST_RETURN] = s.episode_return[i]
-    out[ST_LENGTH] = s.episode_length[i]
-    out[ST_TICKS] = s.ticks[i]
-    out[ST_CREDITS] = s.credits[i]
-    out[ST_NET_PROFIT] = s.credits[i]  # credits start at 0 (spec 2.1)
-    out[ST_SURVIVAL] = 0.0 if destroyed or stranded else 1.0
-    out[ST_DESTROYED] = 1.0 if destroyed else 0.0
-    out[ST_STRANDED] = 1.0 if stranded else 0.0
-    out[ST_CASH_OUT] = 1.0 if cashed_out else 0.0
-    out[ST_PIRATE_ENCOUNTERS] = s.pirate_encounters[i]
-    out[ST_VALUE_LOST] = s.value_lost_to_pirates[i]
-    out[ST_OVERHEAT_TICKS] = s.overheat_ticks[i]
-    out[ST_SCAN_COUNT] = s.scan_count[i]
-    out[ST_MINING_TICKS] = s.mining_ticks[i]
-    out[ST_INVALID_ACTIONS] = s.invalid_count[i]
-    out[ST_FUEL_USED] = max(0.0, START_FUEL - s.fuel[i])
-    out[ST_HULL_DAMAGE] = max(0.0, START_HULL - s.hull[i])
+    """Row i of `out`: the finished episode's statistics (spec section 3), in EPISODE_STATS order."""
+    out[i, ST_RETURN] = s.episode_return[i]
+    out[i, ST_LENGTH] = s.episode_length[i]
+    out[i, ST_TICKS] = s.ticks[i]
+    out[i, ST_CREDITS] = s.credits[i]
+    out[i, ST_NET_PROFIT] = s.credits[i]  # credits start at 0 (spec 2.1)
+    out[i, ST_SURVIVAL] = 0.0 if destroyed or stranded else 1.0
+    out[i, ST_DESTROYED] = 1.0 if destroyed else 0.0
+    out[i, ST_STRANDED] = 1.0 if stranded else 0.0
+    out[i, ST_CASH_OUT] = 1.0 if cashed_out else 0.0
+    out[i, ST_PIRATE_ENCOUNTERS] = s.pirate_encounters[i]
+    out[i, ST_VALUE_LOST] = s.value_lost_to_pirates[i]
+    out[i, ST_OVERHEAT_TICKS] = s.overheat_ticks[i]
+    out[i, ST_SCAN_COUNT] = s.scan_count[i]
+    out[i, ST_MINING_TICKS] = s.mining_ticks[i]
+    out[i, ST_INVALID_ACTIONS] = s.invalid_count[i]
+    out[i, ST_FUEL_USED] = max(0.0, START_FUEL - s.fuel[i])
+    out[i, ST_HULL_DAMAGE] = max(0.0, START_HULL - s.hull[i])
+
+
+@njit(cache=True)
+def node_view_change(action, valid):
+    """What a step with `action` changes in the observation's node blocks (NODE_VIEW_*):
+    travel shows another node, scans, mining and selection change asteroid slots, listening
+    the threat estimates; every other action (and the invalid HOLD) leaves both as they were."""
+    if not valid:
+        return NODE_VIEW_UNCHANGED
+    if action < A_HOLD:
+        return NODE_VIEW_ALL
+    if action == A_WIDE_SCAN:
+        return NODE_VIEW_ASTEROIDS
+    if action == A_FOCUSED_SCAN or action == A_DEEP_SCAN or A_MINE <= action < A_STABILIZE:
+        return NODE_VIEW_SELECTED_ASTEROID
+    if A_SELECT <= action < A_MINE:
+        return NODE_VIEW_SELECTION
+    if action == A_THREAT_LISTEN:
+        return NODE_VIEW_NEIGHBORS
+    return NODE_VIEW_UNCHANGED
 
 
 @njit(cache=True)
 def prefetch_ahead(s, actions, i, n, scouted):
     """While env i steps, start loading what the next envs of the batch (i < n) will read:
-    their records are too far apart for the hardware to guess. The head of env i+2d, then the
-    block of the node its ship is at, then for env i+1 the block of the node it travels to,
-    or with `scouted` the estimates of the visited neighbours it will describe."""
+    their records are too far apart for the hardware to guess. The head of env i+2d; the
+    edges and depletion of the node env i+d is at (its mask and observation read them); for
+    env i+1 what its action reads: the block of the node it travels to, or of the node it
+    scans, mines or selects at, or with `scouted` the estimates of the visited neighbours it
+    will describe."""
     if i + 2 * _PREFETCH_DISTANCE < n:
         prefetch_head(s.rng, (i + 2 * _PREFETCH_DISTANCE,))
     if i + _PREFETCH_DISTANCE < n:
         ahead = i + _PREFETCH_DISTANCE
-        prefetch_node(s.neighbor, (ahead, s.node[ahead], 0))
+        node = s.node[ahead]
+        prefetch_edges(s.neighbor, (ahead, node, 0))
+        prefetch_depletion(s.depletion, (ahead, node, 0))
     j = i + 1
     if j >= n:
         return
     node = s.node[j]
-    if 0 <= actions[j] < A_HOLD:
-        destination = s.neighbor[j, node, actions[j]]
+    action = actions[j]
+    if 0 <= action < A_HOLD:
+        destination = s.neighbor[j, node, action]
         if destination > 0:
             prefetch_node(s.neighbor, (j, destination, 0))
-    elif scouted:
+        return
+    if A_WIDE_SCAN <= action <= A_DEEP_SCAN or A_SELECT <= action < A_STABILIZE:
+        prefetch_node(s.neighbor, (j, node, 0))
+    if scouted:
         for k in range(MAX_NEIGHBORS):
             v = s.neighbor[j, node, k]
             if v > 0 and s.asteroids_ready[j, v]:
@@ -526,17 +568,19 @@ def step_batch(
         truncations[i] = truncated
         step_ticks[i] = dt
         invalid[i] = not valid
+        change = node_view_change(action, valid)
         if terminated or truncated:
             cashed_out = valid and action == A_CASH_OUT
-            write_episode_stats(s, i, destroyed, stranded, cashed_out, episode_stats[i])
+            write_episode_stats(s, i, destroyed, stranded, cashed_out, episode_stats)
             finished[n_finished] = i
             n_finished += 1
             write_views(s, i, time_max, scouted, final_observations, action_mask)
+            change = NODE_VIEW_ALL
             if autoreset:
                 start_episode(s, i, episode_seed_for(s, i), time_max)
             else:
                 s.done[i] = True
-        write_views(s, i, time_max, scouted, observations, action_mask)
+        update_views(s, i, time_max, scouted, observations, action_mask, change)
     return n_finished
 
 

@@ -128,8 +128,9 @@ NODE_FIELDS = (
 
 # Per-env rows the kernels work in (name, per-env shape, dtype); never read across steps.
 SCRATCH_LAYOUT = (
-    ("scratch_goods", _GOODS, _F),  # a scan's reading
+    ("scratch_goods", _GOODS, _F),  # a scan's reading; the market's price cycles
     ("scratch_nodes", _NODES, _I),  # world generation's candidate list and BFS queue
+    ("scratch_degree", _NODES, _I),  # world generation's edge count per node
 )
 
 EnvState = NamedTuple("EnvState", [(name, np.ndarray) for name, _, _ in STATE_LAYOUT])
@@ -180,6 +181,9 @@ _NODE_DTYPE = RECORD_DTYPE.fields["nodes"][0].base
 NODE_BYTES = _NODE_DTYPE.itemsize
 # a node's asteroid estimates and depletion, what the scouted observation reads of a neighbour
 ESTIMATE_BYTES = _NODE_DTYPE.fields["scan_confidence"][1] - _NODE_DTYPE.fields["composition_estimate"][1]
+# a node's edges (neighbor to edge_threat), and its asteroids' depletion: what every step reads
+EDGE_BYTES = _NODE_DTYPE.fields["composition_estimate"][1]
+DEPLETION_BYTES = _NODE_DTYPE.fields["depletion"][0].itemsize
 
 
 def _line_prefetcher(nbytes: int):
@@ -209,9 +213,13 @@ def _line_prefetcher(nbytes: int):
 
 # prefetch_head(s.rng, (i,)): env i's per-env fields (rng is the first);
 # prefetch_node(s.neighbor, (i, node, 0)): that node's block (neighbor is its first field);
+# prefetch_edges(s.neighbor, (i, node, 0)): its edges;
+# prefetch_depletion(s.depletion, (i, node, 0)): its asteroids' depletion;
 # prefetch_estimates(s.composition_estimate, (i, node, 0, 0)): its estimates and depletion.
 prefetch_head = _line_prefetcher(HEAD_BYTES)
 prefetch_node = _line_prefetcher(NODE_BYTES)
+prefetch_edges = _line_prefetcher(EDGE_BYTES)
+prefetch_depletion = _line_prefetcher(DEPLETION_BYTES)
 prefetch_estimates = _line_prefetcher(ESTIMATE_BYTES)
 
 

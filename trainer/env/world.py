@@ -13,7 +13,7 @@ from numba import njit
 from trainer.env.rng import (
     beta_int,
     derive_seed,
-    dirichlet_ones,
+    exponential,
     integers,
     normal,
     pcg32_seed,
@@ -57,6 +57,7 @@ from trainer.env.rules import (
     STATION,
     THREAT_ESTIMATE_START,
 )
+from trainer.env.trig import sine
 
 _ASTEROID_SEED_DOMAIN = 0xA57E401D
 
@@ -64,15 +65,6 @@ _ASTEROID_SEED_DOMAIN = 0xA57E401D
 @njit(cache=True, inline="always")
 def clamp(x, lo, hi):
     return min(max(x, lo), hi)
-
-
-@njit(cache=True)
-def _degree(s, i, node):
-    d = 0
-    for k in range(MAX_NEIGHBORS):
-        if s.neighbor[i, node, k] >= 0:
-            d += 1
-    return d
 
 
 @njit(cache=True)
@@ -85,7 +77,8 @@ def _linked(s, i, u, v):
 
 @njit(cache=True)
 def _add_edge(s, i, u, v):
-    """Draw an edge's time, fuel and threat, and store it in each endpoint's first free slot."""
+    """Draw an edge's time, fuel and threat, and store it in each endpoint's first free slot
+    (both have one)."""
     time = integers(s.rng, i, EDGE_TIME_RANGE[0], EDGE_TIME_RANGE[1])
     fuel = uniform(s.rng, i, EDGE_FUEL_RANGE[0], EDGE_FUEL_RANGE[1])
     threat = clamp(
@@ -96,14 +89,13 @@ def _add_edge(s, i, u, v):
         1.0,
     )
     for a, b in ((u, v), (v, u)):
-        for k in range(MAX_NEIGHBORS):
-            if s.neighbor[i, a, k] < 0:
-                s.neighbor[i, a, k] = b
-                s.edge_time[i, a, k] = time
-                s.edge_fuel[i, a, k] = fuel
-                s.edge_threat[i, a, k] = threat
-                s.threat_estimate[i, a, k] = THREAT_ESTIMATE_START
-                break
+        k = s.scratch_degree[i, a]  # slots fill in order: the first free one
+        s.neighbor[i, a, k] = b
+        s.edge_time[i, a, k] = time
+        s.edge_fuel[i, a, k] = fuel
+        s.edge_threat[i, a, k] = threat
+        s.threat_estimate[i, a, k] = THREAT_ESTIMATE_START
+        s.scratch_degree[i, a] = k + 1
 
 
 @njit(cache=True)
@@ -113,12 +105,12 @@ def _compute_hops(s, i):
     unreachable = MAX_NODES - 1
     for v in range(MAX_NODES):
         s.hops[i, v] = unreachable
-    queue = s.scratch_nodes[i]
+    queue = s.scratch_nodes
     s.hops[i, 0] = 0
-    queue[0] = 0
+    queue[i, 0] = 0
     head, tail = 0, 1
     while head < tail:
-        u = queue[head]
+        u = queue[i, head]
         head += 1
         for k in range(MAX_NEIGHBORS):
             v = s.neighbor[i, u, k]
@@ -126,7 +118,7 @@ def _compute_hops(s, i):
                 continue
             if s.hops[i, v] == unreachable:
                 s.hops[i, v] = s.hops[i, u] + 1
-                queue[tail] = v
+                queue[i, tail] = v
                 tail += 1
     for v in range(n, MAX_NODES):
         s.hops[i, v] = unreachable
@@ -143,17 +135,20 @@ def generate_world(s, i, episode_seed, time_max):
     stale = s.n_nodes[i] if s.n_nodes[i] > 0 else MAX_NODES
     s.n_nodes[i] = n
 
-    s.node_type[i, :] = STATION
-    s.hazard[i, :] = 0.0
-    s.pirate[i, :] = 0.0
-    s.asteroids_ready[i, :] = False
-    s.asteroid_count[i, :] = 0
+    for v in range(MAX_NODES):
+        s.node_type[i, v] = STATION
+        s.hazard[i, v] = 0.0
+        s.pirate[i, v] = 0.0
+        s.asteroids_ready[i, v] = False
+        s.asteroid_count[i, v] = 0
+        s.scratch_degree[i, v] = 0
     for v in range(max(n, stale)):
-        s.neighbor[i, v, :] = -1
-        s.edge_time[i, v, :] = 0
-        s.edge_fuel[i, v, :] = 0.0
-        s.edge_threat[i, v, :] = 0.0
-        s.threat_estimate[i, v, :] = 0.0
+        for k in range(MAX_NEIGHBORS):
+            s.neighbor[i, v, k] = -1
+            s.edge_time[i, v, k] = 0
+            s.edge_fuel[i, v, k] = 0.0
+            s.edge_threat[i, v, k] = 0.0
+            s.threat_estimate[i, v, k] = 0.0
 
     for v in range(1, n):
         is_hazard = uniform01(s.rng, i) < HAZARD_NODE_CHANCE
@@ -169,14 +164,14 @@ def generate_world(s, i, episode_seed, time_max):
         s.pirate[i, v] = pirate
 
     # Spanning tree: the parent is drawn among earlier nodes that still have a free slot.
-    candidates = s.scratch_nodes[i]
+    candidates = s.scratch_nodes
     for v in range(1, n):
         m = 0
         for u in range(v):
-            if _degree(s, i, u) < MAX_NEIGHBORS:
-                candidates[m] = u
+            if s.scratch_degree[i, u] < MAX_NEIGHBORS:
+                candidates[i, m] = u
                 m += 1
-        parent = candidates[integers(s.rng, i, 0, m)]
+        parent = candidates[i, integers(s.rng, i, 0, m)]
         _add_edge(s, i, v, parent)
 
     for _ in range(n):
@@ -185,7 +180,7 @@ def generate_world(s, i, episode_seed, time_max):
         if u == v:
             continue
         linked = _linked(s, i, u, v)
-        full = max(_degree(s, i, u), _degree(s, i, v)) >= MAX_NEIGHBORS
+        full = max(s.scratch_degree[i, u], s.scratch_degree[i, v]) >= MAX_NEIGHBORS
         if not linked and not full:
             _add_edge(s, i, u, v)
 
@@ -199,7 +194,7 @@ def generate_world(s, i, episode_seed, time_max):
             s.rng, i, MARKET_AMPLITUDE_RANGE[0], MARKET_AMPLITUDE_RANGE[1]
         )
         price = clamp(
-            PRICE_BASE[c] + s.price_amplitude[i, c] * math.sin(s.price_phase[i, c]),
+            PRICE_BASE[c] + s.price_amplitude[i, c] * sine(s.price_phase[i, c]),
             PRICE_MIN[c],
             PRICE_MAX[c],
         )
@@ -213,7 +208,8 @@ def generate_world(s, i, episode_seed, time_max):
     s.tool[i] = START_TOOL
     s.alert[i] = 0.0
     s.credits[i] = 0.0
-    s.cargo[i, :] = 0.0
+    for c in range(N_COMMODITIES):
+        s.cargo[i, c] = 0.0
     s.kits[i] = START_KITS
     s.stabilizers[i] = START_STABILIZERS
     s.decoys[i] = START_DECOYS
@@ -235,6 +231,18 @@ def generate_world(s, i, episode_seed, time_max):
     s.cargo_utilization_sum[i] = 0.0
 
 
+@njit(cache=True, inline="always")
+def _draw_composition(r, i, composition, node, a):
+    """composition[i, node, a] = a Dirichlet(1, ..., 1) draw from stream r: exponentials over their sum."""
+    total = 0.0
+    for c in range(N_COMMODITIES):
+        x = exponential(r, i)
+        composition[i, node, a, c] = x
+        total += x
+    for c in range(N_COMMODITIES):
+        composition[i, node, a, c] /= total
+
+
 @njit(cache=True)
 def ensure_asteroids(s, i, node):
     """Draw the asteroids of `node` if this is the ship's first visit (the station has none)."""
@@ -243,15 +251,16 @@ def ensure_asteroids(s, i, node):
     if s.asteroids_ready[i, node]:
         return
     s.asteroids_ready[i, node] = True
-    s.stabilized_until[i, node, :] = 0
     r = s.asteroid_rng
     pcg32_seed(r, i, derive_seed(s.episode_seed[i], _ASTEROID_SEED_DOMAIN, node))
     count = integers(r, i, ASTEROIDS_RANGE[0], ASTEROIDS_RANGE[1])
     s.asteroid_count[i, node] = count
     for a in range(MAX_ASTEROIDS):
+        s.stabilized_until[i, node, a] = 0
         if a >= count:
-            s.composition[i, node, a, :] = 0.0
-            s.composition_estimate[i, node, a, :] = 0.0
+            for c in range(N_COMMODITIES):
+                s.composition[i, node, a, c] = 0.0
+                s.composition_estimate[i, node, a, c] = 0.0
             s.richness[i, node, a] = 0.0
             s.stability[i, node, a] = 0.0
             s.stability_estimate[i, node, a] = 0.0
@@ -259,7 +268,7 @@ def ensure_asteroids(s, i, node):
             s.scan_confidence[i, node, a] = 0.0
             s.depletion[i, node, a] = 0.0
             continue
-        dirichlet_ones(r, i, s.composition[i, node, a])
+        _draw_composition(r, i, s.composition, node, a)
         s.richness[i, node, a] = clamp(
             math.exp(normal(r, i, RICHNESS_LOGNORMAL[0], RICHNESS_LOGNORMAL[1])),
             RICHNESS_CLAMP[0],
@@ -267,7 +276,7 @@ def ensure_asteroids(s, i, node):
         )
         s.stability[i, node, a] = beta_int(r, i, STABILITY_BETA[0], STABILITY_BETA[1])
         s.scan_noise[i, node, a] = uniform(r, i, ASTEROID_NOISE_RANGE[0], ASTEROID_NOISE_RANGE[1])
-        dirichlet_ones(r, i, s.composition_estimate[i, node, a])
+        _draw_composition(r, i, s.composition_estimate, node, a)
         s.stability_estimate[i, node, a] = STABILITY_ESTIMATE_START
         s.scan_confidence[i, node, a] = SCAN_CONFIDENCE_START
         s.depletion[i, node, a] = 0.0

@@ -4,10 +4,9 @@ default settings share one server (and its worker)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
-import pytest
 
 from tests.serving import Server, wait_for
 from trainer.cli import main
@@ -16,15 +15,8 @@ from trainer.env.rules import A_CASH_OUT
 from trainer.evaluate import checkpoint_act
 
 
-@pytest.fixture(scope="module")
-def play_server(tmp_path_factory: pytest.TempPathFactory, warm_numba: None) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("play")
-    with Server(root / "runs", root / "server.log") as server:
-        yield server
-
-
-def test_a_session_plays_resets_and_closes(play_server: Server) -> None:
-    with play_server.client() as client:
+def test_a_session_plays_resets_and_closes(module_server: Server) -> None:
+    with module_server.client() as client:
         started = client.post("/play", json={"seed": 7, "time_max": 500})
         assert started.status_code == 201, started.text
         view = started.json()
@@ -50,8 +42,8 @@ def test_a_session_plays_resets_and_closes(play_server: Server) -> None:
     assert gone.status_code == 404 and sid in gone.json()["detail"]
 
 
-def test_an_invalid_action_is_named_with_the_valid_ones(play_server: Server) -> None:
-    with play_server.client() as client:
+def test_an_invalid_action_is_named_with_the_valid_ones(module_server: Server) -> None:
+    with module_server.client() as client:
         view = client.post("/play", json={"seed": 3}).json()
         sid = view["session_id"]
         masked = next(a for a in range(69) if a not in view["valid_actions"])
@@ -83,15 +75,15 @@ def test_sessions_are_capped_and_expire_when_idle(make_server: Callable[..., Ser
     assert expired.status_code == 404
 
 
-def test_a_trained_policy_takes_the_next_steps(play_server: Server) -> None:
-    runs = play_server.runs_root
+def test_a_trained_policy_takes_the_next_steps(module_server: Server) -> None:
+    runs = module_server.runs_root
     argv = [
         "--run-root", str(runs), "--no-log-to-run-dir", "--wandb-mode", "disabled", "--run-id", "p",
         "--trainer-backend", "puffer_ppo", "--num-envs", "8", "--env-time-max", "200", "--window-env-steps", "256",
         "--total-env-steps", "256", "--ppo-rollout-steps", "16", "--ppo-hidden-sizes", "16", "--eval-replays", "0",
     ]  # fmt: skip
     assert main(argv) == 0
-    with play_server.client() as client:
+    with module_server.client() as client:
         sid = client.post("/play", json={"seed": 11, "time_max": 200}).json()["session_id"]
         moved = client.post(f"/play/{sid}/agent", json={"run_id": "p", "window_id": 0, "steps": 4})
         missing = client.post(f"/play/{sid}/agent", json={"run_id": "p", "window_id": 9})

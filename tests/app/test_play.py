@@ -1,14 +1,15 @@
-"""Play sessions over HTTP against a real server and its real play worker: lifecycle, bad
-actions, the session cap, idle expiry, and a trained policy taking steps. The tests with the
-default settings share one server (and its worker)."""
+"""Play sessions over HTTP with a real play worker: lifecycle, bad actions, the session cap, idle
+expiry, and a trained policy taking steps. The tests with the default settings share one real
+server (and its worker); the cap and expiry are tested on the app in this process."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from tests.serving import Server, wait_for
+from tests.support import in_process_client
 from trainer.cli import main
 from trainer.env import ProspectorEnv
 from trainer.env.rules import A_CASH_OUT
@@ -62,16 +63,19 @@ def test_an_invalid_action_is_named_with_the_valid_ones(module_server: Server) -
     assert after["tick"] == 0
 
 
-def test_sessions_are_capped_and_expire_when_idle(make_server: Callable[..., Server]) -> None:
-    server = make_server(play_max_sessions=2, play_idle_s=1.0)
-    with server.client() as client:
-        first = client.post("/play", json={"seed": 1}).json()["session_id"]
-        client.post("/play", json={"seed": 2})
-        refused = client.post("/play", json={"seed": 3})
-        assert refused.status_code == 429 and "PROSPECTOR_PLAY_MAX_SESSIONS" in refused.json()["detail"]
-        # Requests for other sessions (here: new ones, refused until one expires) do not keep it open.
-        wait_for(lambda: client.post("/play", json={"seed": 4}).status_code == 201, 30, "an idle session to expire")
-        expired = client.post(f"/play/{first}/reset")
+def test_sessions_are_capped_and_expire_when_idle(tmp_path: Path) -> None:
+    """In this process (the cap and expiry are the app's), with a real play worker."""
+    with in_process_client(tmp_path / "runs", play_max_sessions=2, play_idle_s=1.0) as client:
+        try:
+            first = client.post("/play", json={"seed": 1}).json()["session_id"]
+            client.post("/play", json={"seed": 2})
+            refused = client.post("/play", json={"seed": 3})
+            assert refused.status_code == 429 and "PROSPECTOR_PLAY_MAX_SESSIONS" in refused.json()["detail"]
+            # Requests for other sessions (here: new ones, refused until one expires) do not keep it open.
+            wait_for(lambda: client.post("/play", json={"seed": 4}).status_code == 201, 30, "an idle session to expire")
+            expired = client.post(f"/play/{first}/reset")
+        finally:
+            client.run(client.app.state.play_sessions.worker.close)
     assert expired.status_code == 404
 
 

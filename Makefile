@@ -48,8 +48,8 @@ chromium:
 	    echo "make test needs Chromium for tests/dashboard; install it with: sudo apt-get install -y chromium" >&2; exit 1; \
 	  fi; }
 
-# Two xdist workers, each module on one of them (its module fixtures start once), the longest
-# modules handed out first (tests/conftest.py orders them).
+# Two xdist workers, each module (and the dashboard package) on one of them, so that its fixtures
+# start once; the longest handed out first (tests/scheduling.py).
 test: $(TEST_STAMP) chromium
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.scheduling import UnitScheduling, rank
+
 # One OpenMP thread for torch in this process, as every trainer has by default (torch_threads=1):
 # on a few busy cores, two threads spinning on each other made one PPO test 20 times slower.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -22,26 +24,11 @@ def warm_numba() -> None:
     warm_up()
 
 
-# `make test` runs the suite on two xdist workers (`-n 2 --dist loadfile --no-loadscope-reorder`):
-# each module runs on one worker, so its module fixtures (a server, a Ray head) start once. The
-# longest modules are handed out first so that the two workers finish together; the rest keep
-# their order.
-LONGEST_FIRST = (
-    "tests/dashboard/",
-    "tests/app/test_restart.py",
-    "tests/app/test_ray_launcher.py",
-    "tests/app/test_runs.py",
-    "tests/trainer/test_warmup.py",
-    "tests/app/test_run_config.py",
-    "tests/app/test_ray_integration.py",
-    "tests/trainer/test_ppo.py",
-)
-
-
-def _rank(item: pytest.Item) -> int:
-    path = item.nodeid.split("::")[0]
-    return next((rank for rank, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)), len(LONGEST_FIRST))
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=_rank)
+    """The longest units first (tests.scheduling), for `make test`'s two workers."""
+    items.sort(key=lambda item: rank(item.nodeid))
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> UnitScheduling | None:
+    return UnitScheduling(config, log) if config.getvalue("dist") == "loadfile" else None

@@ -48,8 +48,10 @@ chromium:
 	    echo "make test needs Chromium for tests/dashboard; install it with: sudo apt-get install -y chromium" >&2; exit 1; \
 	  fi; }
 
+# Two xdist workers, each module (and the dashboard package) on one of them, so that its fixtures
+# start once; the longest handed out first (tests/scheduling.py).
 test: $(TEST_STAMP) chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps $(SB3)

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.scheduling import UnitScheduling, rank
+
 # One OpenMP thread for torch in this process, as every trainer has by default (torch_threads=1):
 # on a few busy cores, two threads spinning on each other made one PPO test 20 times slower.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -20,3 +22,13 @@ def warm_numba() -> None:
     from trainer.warmup import warm_up
 
     warm_up()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest units first (tests.scheduling), for `make test`'s two workers."""
+    items.sort(key=lambda item: rank(item.nodeid))
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> UnitScheduling | None:
+    return UnitScheduling(config, log) if config.getvalue("dist") == "loadfile" else None

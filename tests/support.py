@@ -9,11 +9,11 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.from_thread
 import httpx
@@ -34,6 +34,8 @@ from trainer.rundir import (
     write_metadata,
 )
 from trainer.windows import EPISODE_FIELDS
+
+T = TypeVar("T")
 
 # Tiny random-backend runs. SHORT finishes in a few windows; LONG runs until cancelled or killed.
 SHORT = {"trainer_backend": "random", "total_env_steps": 6000, "window_env_steps": 2000, "num_envs": 8}
@@ -113,6 +115,10 @@ class InProcessClient:
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         return self._portal.call(partial(self._client.request, method, url, **kwargs))
+
+    def run(self, function: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Await `function(*args)` on the app's event loop (e.g. to close what a request started)."""
+        return self._portal.call(function, *args)
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)

@@ -48,3 +48,13 @@ def kill_live_trainers(runs_root: Path) -> None:
 @pytest.fixture
 def server(make_server: Callable[..., Server]) -> Server:
     return make_server()
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory, warm_numba: None) -> Iterator[Server]:
+    """One server with the default settings for all of a module's tests, which name their own
+    runs and leave none of them active: one server start instead of one per test."""
+    root = tmp_path_factory.mktemp("module-server")
+    with Server(root / "runs", root / "server.log") as server:
+        yield server
+    kill_live_trainers(root / "runs")

@@ -15,16 +15,18 @@ from trainer.config import TrainConfig
 from trainer.rundir import RunLock, RunPaths, RunStatus, read_metadata, update_status
 
 
-def test_a_trainer_started_by_a_script_is_cancelled_though_it_leads_no_process_group(server: Server, tmp_path) -> None:
+def test_a_trainer_started_by_a_script_is_cancelled_though_it_leads_no_process_group(
+    module_server: Server, tmp_path
+) -> None:
     script = tmp_path / "train.sh"
     script.write_text(f'#!/bin/sh\n"{sys.executable}" -m trainer "$@"\necho "the trainer exited with $?"\n')
     script.chmod(0o755)
-    args = [str(script), "--run-root", str(server.runs_root), "--run-id", "scripted"]
+    args = [str(script), "--run-root", str(module_server.runs_root), "--run-id", "scripted"]
     args += config_flags(LONG)
     wrapper = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-    paths = RunPaths(server.runs_root / "scripted")
+    paths = RunPaths(module_server.runs_root / "scripted")
     try:
-        with server.client() as client:
+        with module_server.client() as client:
             wait_for(lambda: paths.metadata.exists() and read_metadata(paths).windows_emitted >= 1, 60, "a window")
             trainer_pid = read_metadata(paths).pid
             assert os.getpgid(trainer_pid) == wrapper.pid != trainer_pid  # the script leads the group
@@ -41,16 +43,16 @@ def test_a_trainer_started_by_a_script_is_cancelled_though_it_leads_no_process_g
     assert (run["exit_code"], run["error"], run["error_kind"]) == (128 + signal.SIGTERM, None, None)
 
 
-def test_a_cancel_that_cannot_signal_the_trainer_says_so(server: Server) -> None:
+def test_a_cancel_that_cannot_signal_the_trainer_says_so(module_server: Server) -> None:
     """The run's lock is held (here by the test) but its metadata names no trainer pid."""
-    RunStore(server.runs_root).create("unsignallable", TrainConfig())
-    paths = RunPaths(server.runs_root / "unsignallable")
+    RunStore(module_server.runs_root).create("unsignallable", TrainConfig())
+    paths = RunPaths(module_server.runs_root / "unsignallable")
     lock = RunLock(paths)
     assert lock.acquire()
     try:
         update_status(paths, RunStatus.starting)
         update_status(paths, RunStatus.running)
-        with server.client() as client:
+        with module_server.client() as client:
             response = client.post("/runs/unsignallable/cancel")
             run = client.get("/runs/unsignallable").json()
     finally:

@@ -1,30 +1,23 @@
-"""Play sessions over HTTP against a real server and its real play worker: lifecycle, bad
-actions, the session cap, idle expiry, and a trained policy taking steps. The tests with the
-default settings share one server (and its worker)."""
+"""Play sessions over HTTP with a real play worker: lifecycle, bad actions, the session cap, idle
+expiry, and a trained policy taking steps. The tests with the default settings share one real
+server (and its worker); the cap and expiry are tested on the app in this process."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
-import pytest
 
 from tests.serving import Server, wait_for
+from tests.support import in_process_client
 from trainer.cli import main
 from trainer.env import ProspectorEnv
 from trainer.env.rules import A_CASH_OUT
 from trainer.evaluate import checkpoint_act
 
 
-@pytest.fixture(scope="module")
-def play_server(tmp_path_factory: pytest.TempPathFactory, warm_numba: None) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("play")
-    with Server(root / "runs", root / "server.log") as server:
-        yield server
-
-
-def test_a_session_plays_resets_and_closes(play_server: Server) -> None:
-    with play_server.client() as client:
+def test_a_session_plays_resets_and_closes(module_server: Server) -> None:
+    with module_server.client() as client:
         started = client.post("/play", json={"seed": 7, "time_max": 500})
         assert started.status_code == 201, started.text
         view = started.json()
@@ -50,8 +43,8 @@ def test_a_session_plays_resets_and_closes(play_server: Server) -> None:
     assert gone.status_code == 404 and sid in gone.json()["detail"]
 
 
-def test_an_invalid_action_is_named_with_the_valid_ones(play_server: Server) -> None:
-    with play_server.client() as client:
+def test_an_invalid_action_is_named_with_the_valid_ones(module_server: Server) -> None:
+    with module_server.client() as client:
         view = client.post("/play", json={"seed": 3}).json()
         sid = view["session_id"]
         masked = next(a for a in range(69) if a not in view["valid_actions"])
@@ -70,28 +63,31 @@ def test_an_invalid_action_is_named_with_the_valid_ones(play_server: Server) -> 
     assert after["tick"] == 0
 
 
-def test_sessions_are_capped_and_expire_when_idle(make_server: Callable[..., Server]) -> None:
-    server = make_server(play_max_sessions=2, play_idle_s=1.0)
-    with server.client() as client:
-        first = client.post("/play", json={"seed": 1}).json()["session_id"]
-        client.post("/play", json={"seed": 2})
-        refused = client.post("/play", json={"seed": 3})
-        assert refused.status_code == 429 and "PROSPECTOR_PLAY_MAX_SESSIONS" in refused.json()["detail"]
-        # Requests for other sessions (here: new ones, refused until one expires) do not keep it open.
-        wait_for(lambda: client.post("/play", json={"seed": 4}).status_code == 201, 30, "an idle session to expire")
-        expired = client.post(f"/play/{first}/reset")
+def test_sessions_are_capped_and_expire_when_idle(tmp_path: Path) -> None:
+    """In this process (the cap and expiry are the app's), with a real play worker."""
+    with in_process_client(tmp_path / "runs", play_max_sessions=2, play_idle_s=1.0) as client:
+        try:
+            first = client.post("/play", json={"seed": 1}).json()["session_id"]
+            client.post("/play", json={"seed": 2})
+            refused = client.post("/play", json={"seed": 3})
+            assert refused.status_code == 429 and "PROSPECTOR_PLAY_MAX_SESSIONS" in refused.json()["detail"]
+            # Requests for other sessions (here: new ones, refused until one expires) do not keep it open.
+            wait_for(lambda: client.post("/play", json={"seed": 4}).status_code == 201, 30, "an idle session to expire")
+            expired = client.post(f"/play/{first}/reset")
+        finally:
+            client.run(client.app.state.play_sessions.worker.close)
     assert expired.status_code == 404
 
 
-def test_a_trained_policy_takes_the_next_steps(play_server: Server) -> None:
-    runs = play_server.runs_root
+def test_a_trained_policy_takes_the_next_steps(module_server: Server) -> None:
+    runs = module_server.runs_root
     argv = [
         "--run-root", str(runs), "--no-log-to-run-dir", "--wandb-mode", "disabled", "--run-id", "p",
         "--trainer-backend", "puffer_ppo", "--num-envs", "8", "--env-time-max", "200", "--window-env-steps", "256",
         "--total-env-steps", "256", "--ppo-rollout-steps", "16", "--ppo-hidden-sizes", "16", "--eval-replays", "0",
     ]  # fmt: skip
     assert main(argv) == 0
-    with play_server.client() as client:
+    with module_server.client() as client:
         sid = client.post("/play", json={"seed": 11, "time_max": 200}).json()["session_id"]
         moved = client.post(f"/play/{sid}/agent", json={"run_id": "p", "window_id": 0, "steps": 4})
         missing = client.post(f"/play/{sid}/agent", json={"run_id": "p", "window_id": 9})

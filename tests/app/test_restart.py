@@ -41,10 +41,10 @@ def _start_running(client: httpx.Client, run_id: str, config: dict) -> None:
     wait_for(lambda: client.get(f"/runs/{run_id}").json()["windows_emitted"] >= 1, 60, f"a window of {run_id}")
 
 
-def test_a_killed_trainer_is_marked_interrupted_within_5_s(server: Server) -> None:
-    with server.client() as client:
+def test_a_killed_trainer_is_marked_interrupted_within_5_s(module_server: Server) -> None:
+    with module_server.client() as client:
         _start_running(client, "victim", LONG)
-        os.kill(_trainer_pid(server, "victim"), signal.SIGKILL)
+        os.kill(_trainer_pid(module_server, "victim"), signal.SIGKILL)
         killed_at = time.monotonic()
         wait_for(lambda: run_status(client, "victim") == "interrupted", 5, "the run to be interrupted")
         run = client.get("/runs/victim").json()
@@ -142,9 +142,9 @@ def _trainer_by_hand(server: Server, run_id: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-def test_runs_started_by_hand_are_watched_and_can_be_cancelled(server: Server) -> None:
-    cancelled, killed = _trainer_by_hand(server, "by-hand-1"), _trainer_by_hand(server, "by-hand-2")
-    with server.client() as client:
+def test_runs_started_by_hand_are_watched_and_can_be_cancelled(module_server: Server) -> None:
+    cancelled, killed = _trainer_by_hand(module_server, "by-hand-1"), _trainer_by_hand(module_server, "by-hand-2")
+    with module_server.client() as client:
         for run_id in ("by-hand-1", "by-hand-2"):
             wait_for(lambda: client.get(f"/runs/{run_id}").status_code == 200
                      and client.get(f"/runs/{run_id}").json()["windows_emitted"] >= 1, 60, f"{run_id} to run")

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving import wait_for
+from tests.serving import Server, wait_for
 from tests.support import (
     LONG,
     SHORT,
@@ -71,25 +71,24 @@ def test_bad_or_too_costly_config_is_422_naming_the_field(tmp_path: Path, text: 
     assert _field_named(response, field), response.json()
 
 
-def test_a_total_below_the_default_window_gets_one_window(make_server) -> None:
-    server = make_server()
-    with server.client() as client:
+def test_a_total_below_the_default_window_gets_one_window(module_server: Server) -> None:
+    with module_server.client() as client:
         response = client.post("/runs", json={"run_id": "small", "total_env_steps": 5000, "num_envs": 8})
         assert response.status_code == 201, response.text
         run = _wait_status(client, "small", "completed", "failed")
     assert run["status"] == "completed" and run["window_env_steps"] == 5000
-    assert [(w["env_steps_start"], w["env_steps_end"]) for w in file_windows(server.runs_root, "small")] == [(0, 5000)]
+    windows = file_windows(module_server.runs_root, "small")
+    assert [(w["env_steps_start"], w["env_steps_end"]) for w in windows] == [(0, 5000)]
 
 
-def test_the_old_ppo_names_of_the_vector_settings_are_accepted(make_server) -> None:
-    server = make_server()
+def test_the_old_ppo_names_of_the_vector_settings_are_accepted(module_server: Server) -> None:
     old_names = {"ppo_vector_backend": "serial", "ppo_num_workers": 2}
-    with server.client() as client:
+    with module_server.client() as client:
         response = client.post("/runs", json={"run_id": "old", "total_env_steps": 1000, "num_envs": 4, **old_names})
         assert response.status_code == 201, response.text
         run = _wait_status(client, "old", "completed", "failed")
     assert run["status"] == "completed"
-    written = json.loads((server.runs_root / "old" / "config.json").read_text())
+    written = json.loads((module_server.runs_root / "old" / "config.json").read_text())
     assert (written["vector_backend"], written["num_workers"]) == ("serial", 2)
 
 
@@ -111,9 +110,8 @@ def test_the_operator_sets_the_limits_and_the_trainer_gets_them(make_server) -> 
         assert _wait_status(client, "wide", "cancelled", "failed")["status"] == "cancelled"
 
 
-def test_a_completed_run_is_extended_by_resume_with_a_larger_total(make_server, tmp_path: Path) -> None:
-    server = make_server()
-    with server.client() as client:
+def test_a_completed_run_is_extended_by_resume_with_a_larger_total(module_server: Server, tmp_path: Path) -> None:
+    with module_server.client() as client:
         assert client.post("/runs", json={**SHORT, "run_id": "ext"}).status_code == 201
         _wait_status(client, "ext", "completed")
         assert client.post("/runs/ext/resume").status_code == 409
@@ -130,7 +128,7 @@ def test_a_completed_run_is_extended_by_resume_with_a_larger_total(make_server, 
         assert resumed.json()["target_env_steps"] == 10_000
         run = _wait_status(client, "ext", "completed", "failed")
     assert run["status"] == "completed" and run["env_steps_total"] == 10_000
-    extended = file_windows(server.runs_root, "ext")
+    extended = file_windows(module_server.runs_root, "ext")
     assert [(w["env_steps_start"], w["env_steps_end"]) for w in extended] == [(k * 2000, (k + 1) * 2000) for k in range(5)]
     # The uninterrupted reference run, trained in this process.
     assert train(tmp_path / "reference", "--run-id", "whole", *config_flags({**SHORT, "total_env_steps": 10_000})) == 0

@@ -14,6 +14,10 @@ def test_play_five_valid_actions(page: Page, server: Server) -> None:
     page.goto(server.url + "/#/play")
     view = page.locator("#view")
     expect(view).to_have_attribute("data-steps", "0", timeout=30_000)  # the first session starts the play worker
+    # The page opens on a random seed; under some, one of the five actions below ends the episode.
+    page.fill("#play-seed", "7")
+    page.click("#new-game")
+    expect(page.locator("#play-summary")).to_contain_text("seed 7 ·")
     expect(page.locator("[data-family='travel'] button").first).to_be_visible()
     screenshot(page, "play-start")
 

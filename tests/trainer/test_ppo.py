@@ -121,7 +121,8 @@ class Bandit:
 def test_ppo_learns_a_bandit_its_loss_falls_and_its_reward_rises():
     config = TrainConfig(
         trainer_backend="puffer_ppo", num_envs=64, total_env_steps=64 * 16 * 30, ppo_rollout_steps=16,
-        ppo_hidden_sizes=[32], ppo_learning_rate=3e-3, ppo_normalize_reward=False, env_observation="spec",
+        ppo_num_minibatches=4, ppo_hidden_sizes=[32], ppo_learning_rate=3e-3, ppo_normalize_reward=False,
+        env_observation="spec",
     )  # fmt: skip
     env = Bandit(config.num_envs)
     backend = PPOBackend(config)
@@ -147,7 +148,7 @@ def test_under_the_original_reward_ppo_learns_to_cash_out_at_once(tmp_path):
     """Spec 2.9's reason for the profit profile: spec 1.7's reward makes quitting optimal."""
     code = train(
         tmp_path, "--run-id", "quit", "--trainer-backend", "puffer_ppo", "--env-reward",
-        "original", "--total-env-steps", "100000", "--window-env-steps", "10000", "--num-envs", "64",
+        "original", "--total-env-steps", "70000", "--window-env-steps", "10000", "--num-envs", "64",
         "--ppo-rollout-steps", "64", "--ppo-hidden-sizes", "32", "--ppo-learning-rate", "0.001",
     )  # fmt: skip
     assert code == 0

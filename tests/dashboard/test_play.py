@@ -13,7 +13,7 @@ from tests.dashboard.browser import screenshot
 def test_play_five_valid_actions(page: Page, server: Server) -> None:
     page.goto(server.url + "/#/play")
     view = page.locator("#view")
-    expect(view).to_have_attribute("data-steps", "0", timeout=30_000)  # the first session starts the play worker
+    expect(view).to_have_attribute("data-steps", "0", timeout=90_000)  # the first session starts the play worker
     # The page opens on a random seed; under some, one of the five actions below ends the episode.
     page.fill("#play-seed", "7")
     page.click("#new-game")
@@ -55,7 +55,7 @@ def test_let_a_ppo_checkpoint_move(page: Page, server: Server) -> None:
         wait_for(lambda: client.get("/runs/agent").json()["status"] == "completed", 120, "the PPO run to complete")
     page.goto(server.url + "/#/play")
     view = page.locator("#view")
-    expect(view).to_have_attribute("data-steps", "0", timeout=30_000)
+    expect(view).to_have_attribute("data-steps", "0", timeout=90_000)
     expect(page.locator("#agent-run")).to_have_value("agent")
     expect(page.locator("#agent-checkpoint")).to_have_value("0")
     page.fill("#agent-steps", "3")

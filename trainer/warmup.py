@@ -15,9 +15,11 @@ import numpy as np
 
 def warm_up() -> float:
     """Step every kernel a training run uses (both reward profiles and observations, the
-    scripted players) on a tiny batch; return the seconds it took."""
+    scripted players) on a tiny batch, and those of a play session (one env without
+    auto-reset, its action costs and events); return the seconds it took."""
     start = time.perf_counter()
     from trainer.env import ProspectorEnv, ProspectorPolicy, RandomValidPolicy, RewardSpec
+    from trainer.play import PlaySession
 
     for profile, observation in (("profit", "scouted"), ("original", "spec")):
         env = ProspectorEnv(num_envs=2, seed=0, reward=RewardSpec(profile=profile), observation=observation)
@@ -27,6 +29,9 @@ def warm_up() -> float:
             env.step(random_policy.act(env.action_mask))
             env.step(prospector.act(env))
         env.start_episodes(np.array([1, 2], dtype=np.uint64))
+    session = PlaySession(seed=0, time_max=100)
+    for _ in range(2):
+        session.step(session.reset()["actions"][-1]["index"])
     return time.perf_counter() - start
 
 

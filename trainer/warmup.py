@@ -30,8 +30,7 @@ def warm_up() -> float:
             env.step(prospector.act(env))
         env.start_episodes(np.array([1, 2], dtype=np.uint64))
     session = PlaySession(seed=0, time_max=100)
-    for _ in range(2):
-        session.step(session.reset()["actions"][-1]["index"])
+    session.step(session.reset()["actions"][0]["index"])
     return time.perf_counter() - start
 
 

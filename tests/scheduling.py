@@ -35,6 +35,7 @@ WITHOUT_KERNELS = (
 ORDER = (
     DASHBOARD,
     *WITHOUT_KERNELS,
+    "tests/trainer/test_warmup.py",  # a compile where the checkout's numba cache was warm already
     "tests/app/test_restart.py",
     "tests/app/test_runs.py",
     "tests/app/test_ray_launcher.py",

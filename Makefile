@@ -31,7 +31,7 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,ray]'
 	touch $@
 
-# The first trainer on a fresh clone would spend ~45 s compiling the env: warm numba's on-disk
+# The first trainer on a fresh clone would spend ~25 s compiling the env: warm numba's on-disk
 # cache in the background while the service starts (about a second when it is already warm).
 serve: venv
 	$(BIN)/python -m trainer.warmup > /dev/null 2>&1 &

@@ -1,6 +1,6 @@
 """`python -m trainer.warmup`: compile the env's numba kernels into their on-disk cache.
 
-A trainer on a fresh clone spends most of its first ~45 s compiling; `make serve` runs this
+A trainer on a fresh clone spends most of its first ~25 s compiling; `make serve` runs this
 once in the background so the service's first run starts in about a second. With the cache
 already warm it takes about a second and compiles nothing.
 """

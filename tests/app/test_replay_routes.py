@@ -18,7 +18,7 @@ from trainer.rundir import RunPaths
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> Path:
+def runs(tmp_path_factory, warm_numba: None) -> Path:
     root = tmp_path_factory.mktemp("runs")
     argv = [
         "--run-root", str(root), "--no-log-to-run-dir", "--wandb-mode", "disabled", "--run-id", "r",

@@ -7,6 +7,11 @@ from trainer.env import ProspectorEnv, RewardSpec  # noqa: E402
 WORLD_SEED = 7
 
 
+@pytest.fixture(autouse=True)
+def _kernels_loaded(warm_numba: None) -> None:
+    """Every env test runs the kernels: loaded from the session's one compile (tests.numba_cache)."""
+
+
 @pytest.fixture(params=["original", "profit"])
 def env(request: pytest.FixtureRequest) -> ProspectorEnv:
     """One env at the start of an episode (world seed 7, 13 nodes), without auto-reset, under

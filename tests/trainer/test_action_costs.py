@@ -8,6 +8,8 @@ import pytest
 
 from trainer.play import PlaySession
 
+pytestmark = pytest.mark.usefixtures("warm_numba")  # these tests step the env in this process
+
 
 @pytest.mark.parametrize("seed", [3, 11])
 def test_each_shown_cost_is_what_the_action_then_takes(seed: int) -> None:

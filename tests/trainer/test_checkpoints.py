@@ -20,6 +20,8 @@ from trainer.ppo import EVAL_FIELDS
 from trainer.run_writer import BEST_CHECKPOINT_BY, RunWriter
 from trainer.rundir import RunPaths, RunStatus, read_metadata, update_status
 
+pytestmark = pytest.mark.usefixtures("warm_numba")  # these tests step the env in this process
+
 RANDOM = ["--trainer-backend", "random", "--num-envs", "16", "--env-time-max", "300", "--window-env-steps", "200"]
 
 

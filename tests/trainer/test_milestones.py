@@ -16,6 +16,8 @@ from trainer.milestones import MilestoneTracker
 from trainer.replay_index import read_replay_index
 from trainer.rundir import RunPaths, read_metadata
 
+pytestmark = pytest.mark.usefixtures("warm_numba")  # these tests step the env in this process
+
 
 def record(window_id: int, **metrics: float) -> dict:
     return {"window_id": window_id, "env_steps_end": 100 * (window_id + 1), **metrics}

@@ -22,6 +22,8 @@ from trainer.ppo import EVAL_FIELDS, UPDATE_FIELDS, PPOBackend, compute_gae
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 from trainer.vector import make_vector_env
 
+pytestmark = pytest.mark.usefixtures("warm_numba")  # these tests step the env in this process
+
 # 500-step windows over 8 envs x 24-step rollouts (192 env steps): checkpoints fall mid-rollout.
 TINY = [
     "--trainer-backend", "puffer_ppo", "--num-envs", "8", "--env-time-max", "60", "--wandb-mode", "disabled",

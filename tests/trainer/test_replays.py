@@ -21,6 +21,8 @@ from trainer.replay_record import ReplayObserver, record_episodes
 from trainer.rundir import RunPaths, read_metadata
 from trainer.run_writer import pins_checkpoint
 
+pytestmark = pytest.mark.usefixtures("warm_numba")  # these tests step the env in this process
+
 RANDOM = [
     "--trainer-backend", "random", "--num-envs", "16", "--env-time-max", "300", "--window-env-steps", "200",
     "--total-env-steps", "800", "--eval-replays", "1",

@@ -14,6 +14,8 @@ from trainer.config import TrainConfig, TrainerBackend, flag
 from trainer.rundir import RunMetadata, RunPaths, RunStatus, utc_now, write_metadata
 from trainer.windows import WINDOW_FIELDS
 
+pytestmark = pytest.mark.usefixtures("warm_numba")  # some of these tests train in this process
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 

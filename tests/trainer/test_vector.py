@@ -6,6 +6,8 @@ import pytest
 from trainer.config import TrainConfig
 from trainer.vector import make_vector_env
 
+pytestmark = pytest.mark.usefixtures("warm_numba")  # these tests step the env in this process
+
 
 @pytest.mark.parametrize("backend", ["serial", "multiprocessing"])
 def test_two_workers_match_two_native_batches_seeded_like_them(backend):

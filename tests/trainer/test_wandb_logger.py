@@ -7,6 +7,8 @@ import pytest
 from trainer.cli import main
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 
+pytestmark = pytest.mark.usefixtures("warm_numba")  # these tests step the env in this process
+
 REPO = Path(__file__).resolve().parents[2]
 SMALL = [
     "--num-envs",

@@ -1,16 +1,14 @@
-"""`python -m trainer.warmup` fills numba's on-disk cache with the kernels a run uses."""
+"""`python -m trainer.warmup` fills numba's on-disk cache with the kernels a run uses.
 
-import subprocess
-import sys
+The session runs it once, into a fresh cache of its own (tests.numba_cache); on a fresh clone
+the suite then loads the kernels from a copy of that cache."""
+
+from pathlib import Path
+
+from tests.numba_cache import RUN_KERNELS, WarmUpRun, cached_kernels
 
 
-def test_warmup_fills_a_fresh_cache_with_the_kernels_a_run_uses(tmp_path):
-    env = {"NUMBA_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "trainer.warmup"], capture_output=True, text=True, timeout=600, env=env
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("numba kernels ready in ")
-    cached = {path.name.split("-")[0] for path in tmp_path.rglob("*.nbi")}
-    wanted = {"dynamics.step_batch", "dynamics.reset_batch", "dynamics.start_seeded_episodes"}
-    assert wanted | {"baselines.sample_valid_actions", "baselines.prospector_actions"} <= cached
+def test_warmup_fills_a_fresh_cache_with_the_kernels_a_run_uses(numba_warm_up: WarmUpRun):
+    assert numba_warm_up.returncode == 0, numba_warm_up.stderr
+    assert numba_warm_up.stdout.startswith("numba kernels ready in ")
+    assert RUN_KERNELS <= cached_kernels(Path(numba_warm_up.cache_dir))

@@ -22,6 +22,8 @@ from trainer.checkpoint import load_checkpoint
 from trainer.ppo import PPOBackend
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 
+pytestmark = pytest.mark.usefixtures("warm_numba")  # these tests step the env in this process
+
 RANDOM = ["--trainer-backend", "random", "--num-envs", "16", "--env-time-max", "300", "--window-env-steps", "500"]
 PPO = [
     "--trainer-backend", "puffer_ppo", "--num-envs", "8", "--env-time-max", "60", "--window-env-steps", "300",

@@ -17,7 +17,7 @@ from trainer.env.observation import cargo_total, cargo_value, estimated_asteroid
 from trainer.env.rng import derive_seed, integers, pcg32_seed
 from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
 
-_POLICY_SEED_DOMAIN = 0xAC7
+_POLICY_SEED_DOMAIN = np.int64(0xAC7)  # numpy: see rng.derive_seed
 
 
 @njit(cache=True)
@@ -168,7 +168,7 @@ def _station_action(s, i, time_is_up, trip, min_trip_profit):
         p = _cheapest_fuel_pack(credits)
         if p >= 0:
             return A_BUY_FUEL + p
-    k = _slot_to_explore(s, i, 0)
+    k = _slot_to_explore(s, i, s.node[i])  # the station
     if k < 0:
         return A_CASH_OUT
     trip[i, 0] = credits

@@ -32,7 +32,7 @@ from trainer.env.state import prefetch_depletion, prefetch_edges, prefetch_estim
 from trainer.env.trig import sine
 from trainer.env.world import clamp, ensure_asteroids, generate_world
 
-_EPISODE_SEED_DOMAIN = 0x5EED
+_EPISODE_SEED_DOMAIN = np.int64(0x5EED)  # numpy: see rng.derive_seed
 _TOP_BIT = np.uint64(1 << 63)
 # exp(-dt/tau) and sqrt(dt) for every dt a step can cost (edge times are at most 8 ticks)
 _MAX_DT = max(EDGE_TIME_RANGE[1], DT_DEEP_SCAN)
@@ -225,7 +225,7 @@ def apply_action(s, i, action):
         s.alert[i] += SCAN_ALERT[kind]
         if kind == 0:
             for a in range(s.asteroid_count[i, node]):
-                scan_asteroid(s, i, node, a, 0)
+                scan_asteroid(s, i, node, a, kind)
         else:
             scan_asteroid(s, i, node, s.selected[i], kind)
         s.scan_count[i] += 1

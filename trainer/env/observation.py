@@ -7,6 +7,7 @@ mask allows it.
 
 import math
 
+import numpy as np
 from numba import njit
 
 from trainer.env.rules import *  # noqa: F403 (the rule constants, compile-time in numba)
@@ -95,13 +96,14 @@ def write_action_mask(s, i, mask):
 
 
 # What a step changed in the observation's node blocks: `update_views` rewrites only that
-# (the rest of the row still shows it) besides the ship, node and market values.
-NODE_VIEW_UNCHANGED = 0
-NODE_VIEW_SELECTION = 1  # which asteroid is selected
-NODE_VIEW_SELECTED_ASTEROID = 2  # the selected asteroid's estimates or depletion
-NODE_VIEW_ASTEROIDS = 3  # every asteroid at the node
-NODE_VIEW_NEIGHBORS = 4  # the neighbour slots' threat estimates
-NODE_VIEW_ALL = 5  # another node, or a new episode: both blocks
+# (the rest of the row still shows it) besides the ship, node and market values. numpy ints:
+# a kernel called with a Python int constant compiles a copy of itself for that literal.
+NODE_VIEW_UNCHANGED = np.int64(0)
+NODE_VIEW_SELECTION = np.int64(1)  # which asteroid is selected
+NODE_VIEW_SELECTED_ASTEROID = np.int64(2)  # the selected asteroid's estimates or depletion
+NODE_VIEW_ASTEROIDS = np.int64(3)  # every asteroid at the node
+NODE_VIEW_NEIGHBORS = np.int64(4)  # the neighbour slots' threat estimates
+NODE_VIEW_ALL = np.int64(5)  # another node, or a new episode: both blocks
 
 
 @njit(cache=True, inline="always")

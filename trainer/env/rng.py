@@ -198,7 +198,9 @@ def splitmix64(x):
 
 @njit(cache=True)
 def derive_seed(a, b, c):
-    """A well-mixed 63-bit seed from three integers (e.g. batch seed, env index, episode)."""
+    """A well-mixed 63-bit seed from three integers (e.g. batch seed, env index, episode).
+    Kernels pass their domain constants as numpy ints: a Python int constant would compile a
+    copy of this function for its literal value."""
     h = splitmix64(np.uint64(a))
     h = splitmix64(h ^ np.uint64(b))
     h = splitmix64(h ^ np.uint64(c))

@@ -235,10 +235,20 @@ class EnvStateRef(structref.StructRefProxy):
 structref.define_boxing(EnvStateRefType, EnvStateRef)
 
 
+_STATE_FIELDS = frozenset(name for name, _, _ in STATE_LAYOUT)
+
+
+def _ref_field_type(name: str, array_type: types.Array) -> types.Array:
+    """A state field's kernel type: layout 'A' always. The state arrays are strided views into
+    the env records, but numpy calls a one-env view contiguous ('C'), which would compile every
+    kernel a second time for one-env batches (play sessions, the single-env wrapper)."""
+    return array_type.copy(layout="A") if name in _STATE_FIELDS else array_type
+
+
 @intrinsic
 def _ref_to_arrays(typingctx, state_type):
     """A new EnvStateRef whose fields are the arrays of the namedtuple `state` (shared)."""
-    fields = list(zip(state_type.fields, state_type.types))
+    fields = [(name, _ref_field_type(name, array_type)) for name, array_type in zip(state_type.fields, state_type.types)]
     ref_type = EnvStateRefType(fields)
 
     def codegen(context, builder, signature, args):
@@ -252,7 +262,7 @@ def _ref_to_arrays(typingctx, state_type):
         payload_pointer = builder.bitcast(context.nrt.meminfo_data(builder, meminfo), payload_type.as_pointer())
         payload = cgutils.create_struct_proxy(ref_type.get_data_type())(context, builder, ref=payload_pointer)
         for k, (name, array_type) in enumerate(fields):
-            array = builder.extract_value(state, k)
+            array = context.cast(builder, builder.extract_value(state, k), state_type.types[k], array_type)
             context.nrt.incref(builder, array_type, array)
             setattr(payload, name, array)
         ref = context.make_helper(builder, ref_type)

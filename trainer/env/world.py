@@ -8,6 +8,7 @@ in, and random play (which visits few nodes) does not pay for the asteroids it n
 
 import math
 
+import numpy as np
 from numba import njit
 
 from trainer.env.rng import (
@@ -59,7 +60,7 @@ from trainer.env.rules import (
 )
 from trainer.env.trig import sine
 
-_ASTEROID_SEED_DOMAIN = 0xA57E401D
+_ASTEROID_SEED_DOMAIN = np.int64(0xA57E401D)  # numpy: see rng.derive_seed
 
 
 @njit(cache=True, inline="always")

@@ -182,6 +182,13 @@ class TrainConfig(BaseModel):
         description="profit profile: weight k of the potential k x cargo market value / 1000 (0 = no shaping); "
         "its discount is ppo_gamma (per tick with ppo_gamma_per_tick), so the optimal policy is unchanged.",
     )
+    env_death_penalty: float = Field(
+        1.0,
+        ge=0,
+        le=1000,
+        description="profit profile: the cost (thousands of credits) of each ending by death, on top of the banked "
+        "credits; the spec's 1 by default. Above 1 it is not a shaping: it asks for more caution than profit does.",
+    )
     num_envs: int = Field(
         256,
         gt=0,
@@ -390,6 +397,7 @@ class TrainConfig(BaseModel):
             "gamma": self.ppo_gamma,
             "per_tick": self.ppo_gamma_per_tick,
             "shaping": self.env_reward_shaping,
+            "death_penalty": self.env_death_penalty,
         }
 
     @classmethod

@@ -44,15 +44,23 @@ def test_a_destroyed_ship_loses_its_banked_credits_and_one_more():
     assert env.rewards[0] == pytest.approx(-2.5 - 1.0)
 
 
-def test_destroyed_and_stranded_at_once_costs_two():
-    env = profit_env()
+@pytest.mark.parametrize("death_penalty", [None, 0.0, 15.0])
+def test_destroyed_and_stranded_at_once_costs_the_death_penalty_twice(death_penalty):
+    env = profit_env() if death_penalty is None else profit_env(death_penalty=death_penalty)
     place_ship(env, FIELD, hazard=1.0)
     s = env.state
     s.credits[0], s.hull[0], s.fuel[0] = 800.0, 0.5, 0.0
     s.cargo[0, :] = 0.0
     env.refresh_views()
     env.step(np.array([A_HOLD]))
-    assert env.rewards[0] == pytest.approx(-0.8 - 2.0)
+    penalty = 1.0 if death_penalty is None else death_penalty  # the spec's 1 unless set
+    assert env.rewards[0] == pytest.approx(-0.8 - 2.0 * penalty)
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "1"])
+def test_a_death_penalty_must_be_a_finite_number_at_least_zero(bad):
+    with pytest.raises(ValueError, match="death_penalty"):
+        RewardSpec(death_penalty=bad)
 
 
 def test_cash_out_drops_the_potential_of_unsold_cargo():

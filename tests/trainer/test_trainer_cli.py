@@ -47,6 +47,7 @@ FLAGS = [
     ("--env-reward", ["original"], "env_reward", "original"),
     ("--env-observation", ["spec"], "env_observation", "spec"),
     ("--env-reward-shaping", ["0.5"], "env_reward_shaping", 0.5),
+    ("--env-death-penalty", ["4"], "env_death_penalty", 4.0),
     ("--num-envs", ["64"], "num_envs", 64),
     ("--torch-threads", ["2"], "torch_threads", 2),
     ("--device", ["cuda"], "device", "cuda"),

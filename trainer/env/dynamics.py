@@ -397,19 +397,20 @@ def original_reward(s, i, action, valid, dt, before, destroyed, stranded, ended)
 
 
 @njit(cache=True)
-def profit_reward(s, i, dt, credits0, value0, destroyed, stranded, ended, gamma, per_tick, shaping):
+def profit_reward(s, i, dt, credits0, value0, destroyed, stranded, ended, gamma, per_tick, shaping, death_penalty):
     """Spec 2.9: the change in credits (thousands), plus potential-based shaping on the
     market value of the cargo, Phi = shaping * value / 1000 (0 once the episode ends), and on
-    death the loss of every banked credit and 1 per ending (destroyed, stranded)."""
+    death the loss of every banked credit and `death_penalty` (the spec's 1) per ending
+    (destroyed, stranded)."""
     discount = gamma**dt if per_tick else gamma
     phi_after = 0.0 if ended else shaping * cargo_value(s, i) / CREDIT_SCALE
     reward = (s.credits[i] - credits0) / CREDIT_SCALE + discount * phi_after - shaping * value0 / CREDIT_SCALE
     if destroyed or stranded:
         reward -= s.credits[i] / CREDIT_SCALE
     if destroyed:
-        reward -= PROFIT_DEATH_PENALTY
+        reward -= death_penalty
     if stranded:
-        reward -= PROFIT_DEATH_PENALTY
+        reward -= death_penalty
     return reward
 
 
@@ -421,10 +422,11 @@ def ship_lost(hull, fuel, node):
 
 
 @njit(cache=True)
-def step_env(s, i, action, valid, profile, gamma, per_tick, shaping):
+def step_env(s, i, action, valid, profile, gamma, per_tick, shaping, death_penalty):
     """One step of env i; returns (reward, terminated, truncated, dt, destroyed, stranded).
     `profile` is REWARD_ORIGINAL or REWARD_PROFIT; gamma, per_tick and shaping are the profit
-    profile's shaping discount (per step, or per tick when `per_tick`) and weight."""
+    profile's shaping discount (per step, or per tick when `per_tick`) and weight,
+    death_penalty its cost of each ending by death."""
     before = (s.credits[i], s.fuel[i], s.hull[i], s.tool[i], cargo_value(s, i), s.value_lost_to_pirates[i])
 
     if valid:
@@ -440,7 +442,9 @@ def step_env(s, i, action, valid, profile, gamma, per_tick, shaping):
     truncated = s.time_remaining[i] <= 0 and not terminated
     ended = terminated or truncated
     if profile == REWARD_PROFIT:
-        reward = profit_reward(s, i, dt, before[0], before[4], destroyed, stranded, ended, gamma, per_tick, shaping)
+        reward = profit_reward(
+            s, i, dt, before[0], before[4], destroyed, stranded, ended, gamma, per_tick, shaping, death_penalty
+        )
     else:
         reward = original_reward(s, i, action, valid, dt, before, destroyed, stranded, ended)
 
@@ -548,9 +552,9 @@ def step_batch(
 
     An action outside 0..68 or one the mask forbids takes the invalid branch (spec 2.5).
     Envs that are done and not auto-reset are left untouched. `reward_args` is
-    (profile, gamma, per_tick, shaping), as `RewardSpec.kernel_args()` gives it.
+    (profile, gamma, per_tick, shaping, death_penalty), as `RewardSpec.kernel_args()` gives it.
     """
-    profile, gamma, per_tick, shaping = reward_args
+    profile, gamma, per_tick, shaping, death_penalty = reward_args
     n_finished = 0
     n = actions.shape[0]
     for i in range(n):
@@ -562,7 +566,9 @@ def step_batch(
             continue
         action = actions[i]
         valid = 0 <= action < N_ACTIONS and action_mask[i, action]
-        reward, terminated, truncated, dt, destroyed, stranded = step_env(s, i, action, valid, profile, gamma, per_tick, shaping)
+        reward, terminated, truncated, dt, destroyed, stranded = step_env(
+            s, i, action, valid, profile, gamma, per_tick, shaping, death_penalty
+        )
         rewards[i] = reward
         terminals[i] = terminated
         truncations[i] = truncated

@@ -20,19 +20,21 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from trainer.env.rules import REWARD_PROFILES
+from trainer.env.rules import PROFIT_DEATH_PENALTY, REWARD_PROFILES
 
 RewardProfile = Literal["original", "profit"]
 
 
 @dataclass(frozen=True)
 class RewardSpec:
-    """The reward an env pays: the profile and, for `profit`, its shaping discount and weight."""
+    """The reward an env pays: the profile and, for `profit`, its shaping discount and weight and
+    the cost of each ending by death beyond the banked credits (the spec's 1)."""
 
     profile: RewardProfile = "profit"
     gamma: float = 0.995
     per_tick: bool = False
     shaping: float = 1.0
+    death_penalty: float = PROFIT_DEATH_PENALTY
 
     def __post_init__(self) -> None:
         if self.profile not in REWARD_PROFILES:
@@ -41,7 +43,17 @@ class RewardSpec:
             raise ValueError(f"reward gamma must be in (0, 1], got {self.gamma!r}")
         if not (isinstance(self.shaping, (int, float)) and math.isfinite(self.shaping) and self.shaping >= 0):
             raise ValueError(f"reward shaping must be a finite number >= 0, got {self.shaping!r}")
+        if not (isinstance(self.death_penalty, (int, float)) and math.isfinite(self.death_penalty)):
+            raise ValueError(f"reward death_penalty must be a finite number, got {self.death_penalty!r}")
+        if self.death_penalty < 0:
+            raise ValueError(f"reward death_penalty must be >= 0, got {self.death_penalty!r}")
 
-    def kernel_args(self) -> tuple[int, float, bool, float]:
-        """(profile index, gamma, per_tick, shaping), the tuple `step_batch` takes."""
-        return REWARD_PROFILES.index(self.profile), float(self.gamma), bool(self.per_tick), float(self.shaping)
+    def kernel_args(self) -> tuple[int, float, bool, float, float]:
+        """(profile index, gamma, per_tick, shaping, death_penalty), the tuple `step_batch` takes."""
+        return (
+            REWARD_PROFILES.index(self.profile),
+            float(self.gamma),
+            bool(self.per_tick),
+            float(self.shaping),
+            float(self.death_penalty),
+        )

@@ -229,7 +229,7 @@ R_DONE_CREDITS = 0.002
 REWARD_ORIGINAL = 0
 REWARD_PROFIT = 1
 REWARD_PROFILES = ("original", "profit")
-PROFIT_DEATH_PENALTY = 1.0  # per ending (destroyed, stranded), on top of losing the banked credits
+PROFIT_DEATH_PENALTY = 1.0  # spec 2.9: per ending (destroyed, stranded), on top of losing the banked credits
 
 # World generation
 NODES_RANGE = (8, 33)

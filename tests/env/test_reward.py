@@ -57,10 +57,11 @@ def test_destroyed_and_stranded_at_once_costs_the_death_penalty_twice(death_pena
     assert env.rewards[0] == pytest.approx(-0.8 - 2.0 * penalty)
 
 
+@pytest.mark.parametrize("field", ["shaping", "death_penalty"])
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), "1"])
-def test_a_death_penalty_must_be_a_finite_number_at_least_zero(bad):
-    with pytest.raises(ValueError, match="death_penalty"):
-        RewardSpec(death_penalty=bad)
+def test_the_shaping_weight_and_death_penalty_must_be_finite_numbers_at_least_zero(field, bad):
+    with pytest.raises(ValueError, match=f"reward {field} must be a finite number >= 0"):
+        RewardSpec(**{field: bad})
 
 
 def test_cash_out_drops_the_potential_of_unsold_cargo():

@@ -41,12 +41,10 @@ class RewardSpec:
             raise ValueError(f"reward profile must be one of {REWARD_PROFILES}, got {self.profile!r}")
         if not (isinstance(self.gamma, (int, float)) and 0.0 < self.gamma <= 1.0):
             raise ValueError(f"reward gamma must be in (0, 1], got {self.gamma!r}")
-        if not (isinstance(self.shaping, (int, float)) and math.isfinite(self.shaping) and self.shaping >= 0):
-            raise ValueError(f"reward shaping must be a finite number >= 0, got {self.shaping!r}")
-        if not (isinstance(self.death_penalty, (int, float)) and math.isfinite(self.death_penalty)):
-            raise ValueError(f"reward death_penalty must be a finite number, got {self.death_penalty!r}")
-        if self.death_penalty < 0:
-            raise ValueError(f"reward death_penalty must be >= 0, got {self.death_penalty!r}")
+        for name in ("shaping", "death_penalty"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"reward {name} must be a finite number >= 0, got {value!r}")
 
     def kernel_args(self) -> tuple[int, float, bool, float, float]:
         """(profile index, gamma, per_tick, shaping, death_penalty), the tuple `step_batch` takes."""

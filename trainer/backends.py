@@ -17,7 +17,6 @@ from trainer.config import TrainConfig
 from trainer.env import RandomValidPolicy
 from trainer.evaluate import ActFn, baseline_act
 from trainer.parts import batch_parts
-from trainer.ppo import PPOBackend
 
 
 class StepView(Protocol):
@@ -119,7 +118,15 @@ class RandomBackend:
         self.policy.set_state(state["policy_rng"])
 
 
+def ppo_backend(config: TrainConfig) -> Backend:
+    """The `puffer_ppo` backend (trainer.ppo), imported on demand: it brings torch, which a
+    random run does without."""
+    from trainer.ppo import PPOBackend
+
+    return PPOBackend(config)
+
+
 BACKENDS: dict[str, Callable[[TrainConfig], Backend]] = {
     "random": RandomBackend,
-    "puffer_ppo": PPOBackend,
+    "puffer_ppo": ppo_backend,
 }

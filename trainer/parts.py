@@ -18,12 +18,11 @@ order on the calling thread (the reference the tests compare against).
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
-
-import torch
 
 T = TypeVar("T")
 
@@ -34,18 +33,24 @@ def batch_parts(size: int, parts: int) -> list[slice]:
     return [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
 
 
+def _same_torch_threads() -> Callable[[], None] | None:
+    """A thread initializer giving a new thread this thread's torch thread count (its OpenMP/MKL
+    would use every core), or None when torch is not loaded: only the PPO backend imports it,
+    and it does so before the runners are made."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    threads = torch.get_num_threads()
+    return lambda: torch.set_num_threads(threads)
+
+
 class PartRunner:
     """Runs a function once per part, on the calling thread and a pool of parts - 1 threads."""
 
     def __init__(self, parts: int, threaded: bool = True) -> None:
         self.parts = parts
         self._pool = (
-            ThreadPoolExecutor(
-                parts - 1,
-                thread_name_prefix="batch-part",
-                initializer=torch.set_num_threads,  # a new thread's OpenMP/MKL would use every core
-                initargs=(torch.get_num_threads(),),
-            )
+            ThreadPoolExecutor(parts - 1, thread_name_prefix="batch-part", initializer=_same_torch_threads())
             if threaded and parts > 1
             else None
         )

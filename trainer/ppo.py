@@ -155,6 +155,7 @@ class PPOBackend:
     """The `puffer_ppo` backend: acts with the policy, stores rollouts, updates with PPO."""
 
     def __init__(self, config: TrainConfig) -> None:
+        torch.set_num_threads(config.torch_threads)  # before any thread that runs the policy starts
         self.config = config
         self.device = resolve_device(config.device)
         self.parts = batch_parts(config.num_envs, config.batch_threads)

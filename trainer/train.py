@@ -24,8 +24,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import torch
-
 from trainer.backends import BACKENDS, Backend
 from trainer.checkpoint import load_checkpoint, newest_checkpoint
 from trainer.config import TrainConfig
@@ -98,19 +96,18 @@ def _run(config: TrainConfig, writer: RunWriter, stop: StopRequest, *, resume: b
     """Train until total_env_steps or a stop signal; leave the final window and checkpoint written."""
     if config.wandb_mode != "disabled":
         writer.open_wandb()
-    torch.set_num_threads(config.torch_threads)
+    backend: Backend = BACKENDS[config.trainer_backend](config)  # first: it sets torch's threads
     env = make_vector_env(config)
     try:
-        return _train_loop(config, writer, stop, env, resume=resume)
+        return _train_loop(config, writer, stop, env, backend, resume=resume)
     finally:
         writer.close_windows()
         env.close()
 
 
 def _train_loop(
-    config: TrainConfig, writer: RunWriter, stop: StopRequest, env: VectorEnv, *, resume: bool
+    config: TrainConfig, writer: RunWriter, stop: StopRequest, env: VectorEnv, backend: Backend, *, resume: bool
 ) -> WindowAccumulator:
-    backend: Backend = BACKENDS[config.trainer_backend](config)
     loop = TrainingLoop(config, writer, env, backend)
     restored = loop.restore() if resume else None
     writer.running(vector_backend=env.backend, num_workers=env.workers, **backend.run_info())

@@ -1,18 +1,18 @@
-"""The batched env as the training loop sees it, whichever `pufferlib.vector` backend runs it.
+"""The batched env as the training loop sees it, whichever vector backend runs it.
 
 `make_vector_env(config)` gives one of two classes with the same surface (`VectorEnv`):
 
-- `NativeVectorEnv` (`vector_backend` native, the default):
-  `pufferlib.vector.make(ProspectorEnv, backend=pufferlib.PufferEnv)`, one in-process
-  ProspectorEnv of num_envs games; the loop reads its arrays directly. With `batch_threads`
-  k > 1 its envs are stepped in k parts (`ProspectorEnv.rows`), each by its own thread right
-  after that part's actions are chosen (see trainer.parts).
-- `WorkerVectorEnv` (serial / multiprocessing): `num_workers` sub-envs of num_envs / workers
-  games each, stepped in turn in this process or in shared-memory worker processes. pufferlib
-  shares only observations, rewards, terminals and truncations, so each sub-env (`SharedEnv`)
-  carries its action mask in the observation (the 69 columns after the 260 game values) and
-  sends its per-step extras (ticks, invalid actions, finished episodes' statistics and final
-  observations) as its step info.
+- `NativeVectorEnv` (`vector_backend` native, the default): one in-process ProspectorEnv of
+  num_envs games, made as `pufferlib.vector.make(ProspectorEnv)` would make it but without
+  importing pufferlib (which imports torch); the loop reads its arrays directly. With
+  `batch_threads` k > 1 its envs are stepped in k parts (`ProspectorEnv.rows`), each by its
+  own thread right after that part's actions are chosen (see trainer.parts).
+- `WorkerVectorEnv` (serial / multiprocessing, in trainer.worker_vector): `num_workers`
+  sub-envs of num_envs / workers games each, stepped in turn in this process or in
+  shared-memory worker processes. pufferlib shares only observations, rewards, terminals and
+  truncations, so each sub-env (`SharedEnv`) carries its action mask in the observation (the
+  69 columns after the 260 game values) and sends its per-step extras (ticks, invalid
+  actions, finished episodes' statistics and final observations) as its step info.
 
 On 2 busy cores, multiprocessing workers spin while waiting and run far slower than native.
 """
@@ -23,56 +23,12 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
-import pufferlib
-import pufferlib.vector
 
 from trainer.config import TrainConfig
-from trainer.env import EPISODE_STATS, N_ACTIONS, ProspectorEnv, RewardSpec
-from trainer.env.batched import observation_size
+from trainer.env import ProspectorEnv, RewardSpec
 from trainer.parts import PartRunner, batch_parts
 
 NO_ENVS = np.empty(0, np.int64)
-
-
-class SharedEnv(ProspectorEnv):
-    """A sub-env of a serial or multiprocessing vector env: the mask rides in the observation
-    and every step's info holds what the loop needs beyond the shared buffers."""
-
-    def __init__(
-        self,
-        num_envs: int,
-        time_max: int,
-        offset: int,
-        reward: RewardSpec,
-        observation: str,
-        buf: dict[str, np.ndarray] | None = None,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            num_envs,
-            seed,
-            time_max,
-            autoreset=True,
-            mask_in_observation=True,
-            buf=buf,
-            reward=reward,
-            observation=observation,
-        )
-        self.offset = offset
-
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
-        obs, rewards, terminals, truncations, infos = super().step(actions)
-        finished = infos[0]["finished"] if infos else NO_ENVS
-        extras = {
-            "offset": self.offset,
-            "step_ticks": self.step_ticks.copy(),
-            "invalid_actions": self.invalid_actions.copy(),
-            "finished": finished,
-            "episode_stats": self.episode_stats[finished],
-            "final_observations": self.final_observations[finished, : self.observation_size],
-        }
-        return obs, rewards, terminals, truncations, [extras]
-
 
 PartAct = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 """act(observations, action_mask, part): the actions of one part's envs (as `Backend.act`)."""
@@ -123,6 +79,8 @@ def make_vector_env(config: TrainConfig) -> VectorEnv:
     """The vector env `config.vector_backend` asks for."""
     if config.vector_backend == "native":
         return NativeVectorEnv(config)
+    from trainer.worker_vector import WorkerVectorEnv  # pufferlib, and with it torch, only when asked for
+
     return WorkerVectorEnv(config)
 
 
@@ -149,16 +107,12 @@ class NativeVectorEnv:
     workers = 1
 
     def __init__(self, config: TrainConfig) -> None:
-        self.env: ProspectorEnv = pufferlib.vector.make(
-            ProspectorEnv,
-            env_kwargs={
-                "num_envs": config.num_envs,
-                "seed": config.seed,
-                "time_max": config.env_time_max,
-                "reward": RewardSpec(**config.reward_kwargs()),
-                "observation": config.env_observation,
-            },
-            backend=pufferlib.PufferEnv,
+        self.env = ProspectorEnv(
+            num_envs=config.num_envs,
+            seed=config.seed,
+            time_max=config.env_time_max,
+            reward=RewardSpec(**config.reward_kwargs()),
+            observation=config.env_observation,
         )
         self.env.reset()
         _bind(self, self.env)
@@ -192,90 +146,3 @@ class NativeVectorEnv:
     def close(self) -> None:
         self.runner.close()
         self.env.close()
-
-
-class WorkerVectorEnv:
-    """`num_workers` SharedEnvs under pufferlib's Serial or Multiprocessing backend."""
-
-    def __init__(self, config: TrainConfig) -> None:
-        self.backend = config.vector_backend
-        self.workers = config.num_workers
-        self.observation_size = observation_size(config.env_observation)
-        if config.num_envs % self.workers:
-            raise ValueError(f"num_envs ({config.num_envs}) must be a multiple of num_workers ({self.workers})")
-        per_worker = config.num_envs // self.workers
-        reward = RewardSpec(**config.reward_kwargs())
-        extra: dict[str, Any] = {}
-        if self.backend == "multiprocessing":
-            extra = {"num_workers": self.workers, "overwork": True}
-        self.vecenv = pufferlib.vector.make(
-            [SharedEnv] * self.workers,
-            env_args=[[]] * self.workers,
-            env_kwargs=[
-                {
-                    "num_envs": per_worker,
-                    "time_max": config.env_time_max,
-                    "offset": k * per_worker,
-                    "reward": reward,
-                    "observation": config.env_observation,
-                }
-                for k in range(self.workers)
-            ],
-            backend=pufferlib.vector.Serial if self.backend == "serial" else pufferlib.vector.Multiprocessing,
-            num_envs=self.workers,
-            seed=config.seed,
-            **extra,
-        )
-        n = config.num_envs
-        self.action_mask = np.zeros((n, N_ACTIONS), dtype=bool)
-        self.step_ticks = np.zeros(n, dtype=np.int64)
-        self.invalid_actions = np.zeros(n, dtype=bool)
-        self.episode_stats = np.zeros((n, len(EPISODE_STATS)))
-        self.final_observations = np.zeros((n, self.observation_size), dtype=np.float32)
-        obs, _ = self.vecenv.reset(config.seed)
-        self._read_observations(obs)
-
-    def _read_observations(self, obs: np.ndarray) -> None:
-        self.observations = obs[:, : self.observation_size]
-        np.greater(obs[:, self.observation_size :], 0.5, out=self.action_mask)
-
-    def act_and_step(self, act: PartAct) -> tuple[np.ndarray, np.ndarray]:
-        actions = act(self.observations, self.action_mask, 0)
-        return actions, self.step(actions)
-
-    def step(self, actions: np.ndarray) -> np.ndarray:
-        obs, self.rewards, self.terminals, self.truncations, infos = self.vecenv.step(actions.astype(np.int32))
-        self._read_observations(obs)
-        finished = []
-        for info in infos:
-            lo = info["offset"]
-            self.step_ticks[lo : lo + len(info["step_ticks"])] = info["step_ticks"]
-            self.invalid_actions[lo : lo + len(info["invalid_actions"])] = info["invalid_actions"]
-            ids = lo + info["finished"]
-            self.episode_stats[ids] = info["episode_stats"]
-            self.final_observations[ids] = info["final_observations"]
-            finished.append(ids)
-        return np.sort(np.concatenate(finished)) if finished else NO_ENVS
-
-    def get_state(self) -> dict[str, Any]:
-        """Each serial worker's env state; {} under multiprocessing (it lives in the workers)."""
-        if self.backend == "serial":
-            return {"parts": [env.get_state() for env in self.vecenv.envs]}
-        return {}
-
-    def set_state(self, state: dict[str, Any]) -> bool:
-        if not state:
-            return False
-        for env, part in zip(self.vecenv.envs, state["parts"], strict=True):
-            env.set_state(part)
-        self._read_observations(self.vecenv.observations)
-        return True
-
-    def close(self) -> None:
-        """Kill and reap multiprocessing workers (they inherit the trainer's SIGTERM handler,
-        so pufferlib's terminate() would not stop them), then close."""
-        if self.backend == "multiprocessing":
-            for process in self.vecenv.processes:
-                process.kill()
-                process.join()
-        self.vecenv.close()

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pickle
+import zipfile
 
+import numpy as np
 import pytest
 import torch
 
@@ -34,6 +38,34 @@ def test_a_checkpoint_round_trips(tmp_path):
     save_checkpoint(path, {"window_id": 0, "weights": torch.ones(2)})
     loaded = load_checkpoint(path)
     assert loaded["format"] == CHECKPOINT_FORMAT and torch.equal(loaded["weights"], torch.ones(2))
+
+
+def test_a_checkpoint_without_tensors_is_a_file_torch_load_reads(tmp_path):
+    """Written without torch, it is still what the format promises: torch.load(weights_only=True)
+    gives the same values load_checkpoint does."""
+    path = tmp_path / "ckpt_000003.pt"
+    env = np.arange(12, dtype=np.int16).reshape(3, 4)
+    state = {"window_id": 3, "env": {"ships": env}, "rng": [2**70, -1.5, None, True], "name": "é", "blob": b"\x00\xff"}
+    save_checkpoint(path, state)
+    loaded = load_checkpoint(path)
+    by_torch = torch.load(path, weights_only=True)
+    assert by_torch["format"] == loaded["format"] == CHECKPOINT_FORMAT
+    assert loaded["rng"] == by_torch["rng"] == state["rng"]
+    assert loaded["name"] == by_torch["name"] == "é" and loaded["blob"] == by_torch["blob"] == b"\x00\xff"
+    assert np.array_equal(loaded["env"]["ships"], env) and loaded["env"]["ships"].dtype == env.dtype
+
+
+def test_a_checkpoint_whose_pickle_calls_a_foreign_function_is_refused(tmp_path):
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ("echo owned",))
+
+    path = tmp_path / "ckpt_000004.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"format": CHECKPOINT_FORMAT, "x": Exploit()}, protocol=2))
+        archive.writestr("archive/version", "3\n")
+    with pytest.raises(CheckpointError, match="ckpt_000004.pt"):
+        load_checkpoint(path)
 
 
 @pytest.mark.parametrize(

@@ -323,3 +323,19 @@ def test_a_bad_run_directory_is_refused_before_torch_and_the_env_are_imported(tm
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "2 []", result.stderr
+
+
+def test_a_random_run_trains_checkpoints_and_resumes_without_importing_torch(tmp_path):
+    """torch is over a second of a trainer's start; only the PPO backend and the worker vector
+    envs (pufferlib) need it."""
+    code = (
+        "import sys\n"
+        "from trainer.cli import main\n"
+        f"common = ['--total-env-steps', '400', '--window-env-steps', '100', '--num-envs', '4']\n"
+        f"first = main(['--run-root', {str(tmp_path)!r}, '--run-id', 'r', '--trainer-backend', 'random', *common])\n"
+        f"resumed = main(['--resume', {str(tmp_path / 'r')!r}, '--total-env-steps', '600'])\n"
+        "print(first, resumed, sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'pufferlib'}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip().splitlines()[-1] == "0 0 []", result.stderr
+    assert len(list((tmp_path / "r" / "checkpoints").glob("ckpt_*.pt"))) > 0

@@ -4,6 +4,11 @@ It follows PufferLib's native-env contract: observations, rewards, terminals and
 are preallocated arrays (borrowed from pufferlib's vector layer when it passes `buf`), and
 `step` writes them in place. Finished episodes reset inside the same step with the env's next
 seed; their statistics are reported through `infos` only when some episode ended.
+
+It does not subclass `pufferlib.PufferEnv`: importing pufferlib imports torch (over a second
+per process), which a random-backend run, a play session or an evaluation of the scripted
+players never needs. The worker vector env's sub-env adds that base class
+(trainer.worker_vector.SharedEnv).
 """
 
 from __future__ import annotations
@@ -35,12 +40,6 @@ _ROW_ARRAYS = (
     "invalid_actions", "episode_stats", "final_observations",
 )  # fmt: skip
 
-try:
-    from pufferlib import PufferEnv as _Base
-except ImportError:  # pufferlib is optional for using the env directly
-    _Base = object
-
-
 def _check_positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -58,7 +57,7 @@ def observation_size(observation: str = "spec") -> int:
     return OBS_DIM + (SCOUT_DIM if observation == "scouted" else 0)
 
 
-class ProspectorEnv(_Base):
+class ProspectorEnv:
     """A batch of `num_envs` independent games, paying the reward `reward` describes
     (default: the `profit` profile, see trainer.env.reward). `observation="scouted"` adds, after
     the 260 values of spec 1.3, SCOUT_DIM values on what the player has seen of each
@@ -98,10 +97,7 @@ class ProspectorEnv(_Base):
         width = self.observation_size + (N_ACTIONS if mask_in_observation else 0)
         self.single_observation_space = gymnasium.spaces.Box(-1.0, 1.0, (width,), np.float32)
         self.single_action_space = gymnasium.spaces.Discrete(N_ACTIONS)
-        if _Base is object:
-            self._allocate_buffers()
-        else:
-            super().__init__(buf)
+        self._attach_buffers(buf)
         n = self.num_agents
         self.action_mask = np.zeros((n, N_ACTIONS), dtype=bool)
         self.step_ticks = np.zeros(n, dtype=np.int64)
@@ -126,14 +122,24 @@ class ProspectorEnv(_Base):
     def num_envs(self) -> int:
         return self.num_agents
 
-    def _allocate_buffers(self) -> None:
+    def _attach_buffers(self, buf: dict[str, np.ndarray] | None) -> None:
+        """Use the step-output arrays of `buf` (pufferlib's shared buffers), or allocate them."""
         n = self.num_agents
-        self.observations = np.zeros((n, *self.single_observation_space.shape), dtype=np.float32)
-        self.rewards = np.zeros(n, dtype=np.float32)
-        self.terminals = np.zeros(n, dtype=bool)
-        self.truncations = np.zeros(n, dtype=bool)
-        self.masks = np.ones(n, dtype=bool)
-        self.actions = np.zeros(n, dtype=np.int32)
+        if buf is None:
+            buf = {
+                "observations": np.zeros((n, *self.single_observation_space.shape), dtype=np.float32),
+                "rewards": np.zeros(n, dtype=np.float32),
+                "terminals": np.zeros(n, dtype=bool),
+                "truncations": np.zeros(n, dtype=bool),
+                "masks": np.ones(n, dtype=bool),
+                "actions": np.zeros(n, dtype=np.int32),
+            }
+        self.observations = buf["observations"]
+        self.rewards = buf["rewards"]
+        self.terminals = buf["terminals"]
+        self.truncations = buf["truncations"]
+        self.masks = buf["masks"]
+        self.actions = buf["actions"]
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Start a new episode in every env. `seed` restarts every env's seed sequence from

@@ -403,7 +403,8 @@ class PPOBackend:
             "reward_scaler": {} if self.reward_scaler is None else self.reward_scaler.state_dict(),
             "updates": self.updates,
             "rollout_step": self.step,
-            "rollout": {name: buf[: self.step].cpu() for name, buf in self.rollout.items()},
+            # A copy of the rows collected: torch.save would write a view's whole buffer.
+            "rollout": {name: buf[: self.step].to("cpu", copy=True) for name, buf in self.rollout.items()},
             "update_stats": list(self._update_stats),
         }
 

@@ -188,6 +188,9 @@ def test_a_short_ppo_run_leaves_a_valid_run_dir_and_an_evaluable_checkpoint(tmp_
     ckpt_path = paths.checkpoint(3)
     raw = torch.load(ckpt_path, weights_only=True)
     assert {"policy", "optimizer", "generator", "reward_scaler", "updates", "rollout"} <= set(raw["backend"])
+    for stored in raw["backend"]["rollout"].values():  # the rows collected so far, not the whole buffer
+        assert len(stored) == raw["backend"]["rollout_step"]
+        assert stored.untyped_storage().nbytes() == stored.numel() * stored.element_size()
     assert raw["env_steps_total"] >= 2000 and raw["trainer_backend"] == "puffer_ppo"
     policy = load_policy(load_checkpoint(ckpt_path))
     assert policy.hidden_sizes == [32, 32]

@@ -33,6 +33,7 @@ from trainer.env import (
 from trainer.env.rules import REWARD_PROFILES
 from trainer.env.rng import derive_seed
 from trainer.env.rules import TIME_MAX
+from trainer.loss_trace import LossTracer
 
 EVAL_SEED_BIT = np.uint64(1 << 63)
 _EVAL_SEED_DOMAIN = 0xE7A1
@@ -207,11 +208,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=200, help="episodes per policy (default 200)")
     parser.add_argument("--seed", type=int, default=12345, help="evaluation seed (default 12345)")
     parser.add_argument("--time-max", type=int, default=TIME_MAX, help="episode budget in ticks")
+    parser.add_argument(
+        "--losses",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print the last steps before each of the first N lost ships (destroyed or stranded) per policy",
+    )
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("argument --episodes: must be at least 1")
     if args.time_max < 1:
         parser.error("argument --time-max: must be at least 1")
+    if args.losses < 0:
+        parser.error("argument --losses: must be at least 0")
     if args.temperature is not None and not args.temperature > 0:
         parser.error("argument --temperature: must be above 0")
     if not 0 <= args.seed < 2**63:
@@ -219,14 +229,32 @@ def main(argv: list[str] | None = None) -> int:
     reward = RewardSpec(profile=args.reward)
     print(f"reward profile: {reward.profile}  eval seed: {args.seed}  time max: {args.time_max}", flush=True)
     for policy in args.policy or ([] if args.checkpoint else list(BASELINES)):
-        result = run_episodes(baseline_act(policy, args.seed), args.episodes, args.seed, args.time_max, reward)
+        tracer = LossTracer() if args.losses else None
+        result = run_episodes(
+            baseline_act(policy, args.seed), args.episodes, args.seed, args.time_max, reward, observer=tracer
+        )
         print(format_result(policy, result), flush=True)
+        _print_losses(tracer, args.losses)
     for path in args.checkpoint:
         make_act, observation, temperature = checkpoint_act(path, args.eval_mode, args.seed, args.temperature)
-        result = run_episodes(make_act, args.episodes, args.seed, args.time_max, reward, observation)
+        tracer = LossTracer() if args.losses else None
+        result = run_episodes(make_act, args.episodes, args.seed, args.time_max, reward, observation, tracer)
         how = "argmax" if args.eval_mode == "argmax" else f"sample, temperature {temperature:g}"
         print(format_result(f"{path} ({how})", result), flush=True)
+        _print_losses(tracer, args.losses)
     return 0
+
+
+def _print_losses(tracer: LossTracer | None, limit: int) -> None:
+    if tracer is None or not tracer.lost:
+        return
+    shown = tracer.lost[:limit]
+    print(
+        f"  lost ships: {len(tracer.lost)}; the last {tracer.steps} steps of {len(shown)} "
+        "(action, then hull, fuel, heat, alert and hops to the station after it):"
+    )
+    for ship in shown:
+        print(f"    {ship.describe()}")
 
 
 def checkpoint_act(

@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             f"run {paths.run_id} is live: another trainer holds {paths.lock}",
         )
 
-    from trainer.train import train  # torch and the env: only once there is something to train
+    from trainer.train import train  # the env (numba), and torch for PPO: only once there is something to train
 
     try:
         with trainer_logging(paths.log if args.log_to_run_dir else None, args.log_max_bytes):

@@ -263,8 +263,8 @@ def checkpoint_act(
     """The act-function factory of a PPO checkpoint's policy (sampled or argmax), the
     observation it was trained on and the sampling temperature (by default the checkpoint's
     eval_temperature)."""
-    from trainer.checkpoint import load_checkpoint  # torch: only when a checkpoint is evaluated
-    from trainer.policy import load_policy, policy_act
+    from trainer.checkpoint import load_checkpoint
+    from trainer.policy import load_policy, policy_act  # torch: only when a checkpoint is evaluated
 
     checkpoint = load_checkpoint(path)
     config = checkpoint["config"]

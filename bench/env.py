@@ -105,6 +105,7 @@ def time_to_first_step(cache_dir: str) -> float:
 def bench_env() -> None:
     seconds = float(os.environ.get("BENCH_ENV_SECONDS", "1"))
     print("== env: ProspectorEnv + RandomValidPolicy, one thread, resets included (steps per CPU s)")
+    print("  (target at N=1024: env / bound >= 0.5 and >= 2,000,000 env steps/s)")
     print(f"  {'N':>5} {'env steps/s':>14} {'bound steps/s':>14} {'env / bound':>12}")
     for num_envs in BATCH_SIZES:
         env, bound = env_and_bound(num_envs, seconds)

@@ -98,7 +98,7 @@ def bench_peers() -> None:
             last = windows(train_run(Path(root), f"peer{threads}", *flags, "--batch-threads", str(threads)))[-1]
             ours[threads] = last["env_steps_total"] / last["elapsed_s"]
     sb3 = sb3_sps(peer_steps)
-    print(f"  {'trainer':<34}{'env steps/s':>12}{'ours / SB3':>12}")
+    print(f"  {'trainer':<34}{'env steps/s':>12}{'ours / SB3':>12}   (target >= 10x)")
     print(f"  {'SB3-contrib MaskablePPO':<34}{sb3:>12,.0f}{'':>12}")
     for threads, sps in ours.items():
         print(f"  {f'ours, batch_threads {threads}':<34}{sps:>12,.0f}{sps / sb3:>11.1f}x")

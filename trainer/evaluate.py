@@ -228,25 +228,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("argument --seed: must be in [0, 2**63)")
     reward = RewardSpec(profile=args.reward)
     print(f"reward profile: {reward.profile}  eval seed: {args.seed}  time max: {args.time_max}", flush=True)
-    for policy in args.policy or ([] if args.checkpoint else list(BASELINES)):
-        tracer = LossTracer() if args.losses else None
-        result = run_episodes(
-            baseline_act(policy, args.seed), args.episodes, args.seed, args.time_max, reward, observer=tracer
-        )
-        print(format_result(policy, result), flush=True)
-        _print_losses(tracer, args.losses)
-    for path in args.checkpoint:
-        make_act, observation, temperature = checkpoint_act(path, args.eval_mode, args.seed, args.temperature)
+
+    def evaluate(name: str, make_act: Callable[[int], ActFn], observation: str = "spec") -> None:
         tracer = LossTracer() if args.losses else None
         result = run_episodes(make_act, args.episodes, args.seed, args.time_max, reward, observation, tracer)
+        print(format_result(name, result), flush=True)
+        if tracer is not None:
+            _print_losses(tracer, args.losses)
+
+    for policy in args.policy or ([] if args.checkpoint else list(BASELINES)):
+        evaluate(policy, baseline_act(policy, args.seed))
+    for path in args.checkpoint:
+        make_act, observation, temperature = checkpoint_act(path, args.eval_mode, args.seed, args.temperature)
         how = "argmax" if args.eval_mode == "argmax" else f"sample, temperature {temperature:g}"
-        print(format_result(f"{path} ({how})", result), flush=True)
-        _print_losses(tracer, args.losses)
+        evaluate(f"{path} ({how})", make_act, observation)
     return 0
 
 
-def _print_losses(tracer: LossTracer | None, limit: int) -> None:
-    if tracer is None or not tracer.lost:
+def _print_losses(tracer: LossTracer, limit: int) -> None:
+    if not tracer.lost:
         return
     shown = tracer.lost[:limit]
     print(

@@ -331,7 +331,7 @@ def test_a_random_run_trains_checkpoints_and_resumes_without_importing_torch(tmp
     code = (
         "import sys\n"
         "from trainer.cli import main\n"
-        f"common = ['--total-env-steps', '400', '--window-env-steps', '100', '--num-envs', '4']\n"
+        "common = ['--total-env-steps', '400', '--window-env-steps', '100', '--num-envs', '4']\n"
         f"first = main(['--run-root', {str(tmp_path)!r}, '--run-id', 'r', '--trainer-backend', 'random', *common])\n"
         f"resumed = main(['--resume', {str(tmp_path / 'r')!r}, '--total-env-steps', '600'])\n"
         "print(first, resumed, sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'pufferlib'}))\n"

@@ -60,6 +60,9 @@ DEFAULT_MILESTONES = [
 ]
 # Config keys of older trainers that are accepted (old runs' config.json) and ignored.
 DEPRECATED_KEYS = frozenset({"flush_partial_window"})
+# Keys added after runs were already written, with the value those runs trained with (a
+# resumed old run keeps it rather than taking today's default).
+ADDED_KEYS = {"ppo_normalize_observations": False}
 
 
 def flag(name: str) -> str:
@@ -289,6 +292,11 @@ class TrainConfig(BaseModel):
     )
     ppo_separate_critic: bool = Field(
         False, description="Give the critic a trunk of its own (same widths) instead of sharing the actor's."
+    )
+    ppo_normalize_observations: bool = Field(
+        True,
+        description="Standardise each observation value by its running mean and std over the rollouts seen so far "
+        "(updated after each update, kept in the policy and its checkpoints), clipped to +-10.",
     )
     ppo_anneal_lr: bool = Field(True, description="Anneal the learning rate linearly to 0 over the run.")
     ppo_anneal_ent: bool = Field(True, description="Anneal the entropy coefficient linearly to 0 over the run.")

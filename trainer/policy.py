@@ -20,11 +20,45 @@ from trainer.env import N_ACTIONS, OBS_DIM, ProspectorEnv
 from trainer.env.batched import observation_size
 
 
+class ObservationNormalizer(nn.Module):
+    """Standardises observations by the running mean and variance of every batch given to
+    `update` (Chan et al.'s parallel merge, as gym's RunningMeanStd), clipped to +-`clip`.
+    The identity until the first update. Its statistics are buffers, so they travel with the
+    policy's state dict."""
+
+    def __init__(self, size: int, clip: float = 10.0, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.clip, self.eps = clip, eps
+        self.register_buffer("mean", torch.zeros(size, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(size, dtype=torch.float64))
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("shift", torch.zeros(size))
+        self.register_buffer("scale", torch.ones(size))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return ((obs - self.shift) * self.scale).clamp(-self.clip, self.clip)
+
+    @torch.no_grad()
+    def update(self, batch: torch.Tensor) -> None:
+        """Merge a (rows, size) batch of raw observations into the statistics."""
+        batch = batch.to(torch.float64)
+        n = float(batch.shape[0])
+        batch_mean, batch_var = batch.mean(0), batch.var(0, unbiased=False)
+        total = self.count + n
+        delta = batch_mean - self.mean
+        self.mean += delta * n / total
+        self.var.copy_((self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total)
+        self.count.copy_(total)
+        self.shift.copy_(self.mean.float())
+        self.scale.copy_((self.var + self.eps).rsqrt().float())
+
+
 class Policy(nn.Module):
     """obs (obs_size) -> tanh MLP trunk (hidden_sizes) -> actor logits (69) and critic value (1).
 
     With `separate_critic` the critic has a trunk of its own (same widths), so the value loss
-    never shapes the features the actor reads (CleanRL's ppo.py keeps the two apart)."""
+    never shapes the features the actor reads (CleanRL's ppo.py keeps the two apart). With
+    `normalize_observations` the observation is standardised first (`ObservationNormalizer`)."""
 
     def __init__(
         self,
@@ -32,10 +66,12 @@ class Policy(nn.Module):
         generator: torch.Generator | None = None,
         obs_size: int = OBS_DIM,
         separate_critic: bool = False,
+        normalize_observations: bool = False,
     ) -> None:
         super().__init__()
         self.hidden_sizes = list(hidden_sizes)
         self.obs_size = obs_size
+        self.obs_norm = ObservationNormalizer(obs_size) if normalize_observations else None
         self.trunk = _tanh_mlp(obs_size, self.hidden_sizes, generator)
         self.critic_trunk = _tanh_mlp(obs_size, self.hidden_sizes, generator) if separate_critic else None
         width = self.hidden_sizes[-1]
@@ -45,6 +81,8 @@ class Policy(nn.Module):
 
     def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Masked logits (invalid actions at -inf) and values (batch,)."""
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)
         hidden = self.trunk(obs)
         logits = self.actor(hidden).masked_fill(~mask, -math.inf)
         critic_hidden = hidden if self.critic_trunk is None else self.critic_trunk(obs)
@@ -52,6 +90,8 @@ class Policy(nn.Module):
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """The critic's values (batch,) alone."""
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)
         trunk = self.trunk if self.critic_trunk is None else self.critic_trunk
         return self.critic(trunk(obs)).squeeze(-1)
 
@@ -109,6 +149,7 @@ def load_policy(checkpoint: dict[str, Any]) -> Policy:
         config["ppo_hidden_sizes"],
         obs_size=observation_size(config.get("env_observation", "spec")),
         separate_critic=config.get("ppo_separate_critic", False),
+        normalize_observations=config.get("ppo_normalize_observations", False),
     )
     policy.load_state_dict(checkpoint["backend"]["policy"])
     return policy.eval()

@@ -166,7 +166,11 @@ class PPOBackend:
         init_generator = torch.Generator().manual_seed(config.seed)
         self.obs_size = observation_size(config.env_observation)
         self.policy = Policy(
-            config.ppo_hidden_sizes, init_generator, self.obs_size, config.ppo_separate_critic
+            config.ppo_hidden_sizes,
+            init_generator,
+            self.obs_size,
+            config.ppo_separate_critic,
+            config.ppo_normalize_observations,
         ).to(self.device)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.ppo_learning_rate, eps=1e-5)
         self.reward_scaler = (
@@ -300,6 +304,8 @@ class PPOBackend:
             if c.ppo_target_kl > 0 and epoch_kl / epoch_minibatches > c.ppo_target_kl:
                 break  # early stop: the policy moved too far from the one that collected the data
 
+        if self.policy.obs_norm is not None:  # the next rollout is standardised by this one too
+            self.policy.obs_norm.update(batch["obs"])
         stats = {name: total / minibatches for name, total in sums.items()}
         var_returns = batch["returns"].var().item()
         stats["explained_variance"] = (

@@ -18,7 +18,7 @@ from typing import Any, Literal, NoReturn, get_args, get_origin
 from pydantic import AliasChoices, BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from trainer.config import ADDED_KEYS, TrainConfig, TrainLimits, flag, load_config_file
+from trainer.config import TrainConfig, TrainLimits, flag, load_config_file
 from trainer.logs import LOG_MAX_BYTES, MIN_LOG_MAX_BYTES, trainer_logging
 from trainer.rundir import RunLock, RunPaths, RunStatus, new_run_id, read_metadata, validate_run_id
 
@@ -202,7 +202,6 @@ def resumed_run(
         saved = json.loads(paths.config.read_text())
     except (OSError, ValueError) as exc:
         fail(parser, "--resume", f"{args.resume} is not a run directory: {exc}")
-    saved = {**ADDED_KEYS, **saved}
     for key, value in given.items():
         if key not in RESUMABLE_FIELDS and saved.get(key) != value:
             fail(parser, flag(key), f"cannot change when resuming (the run has {saved.get(key)!r})")

@@ -60,9 +60,6 @@ DEFAULT_MILESTONES = [
 ]
 # Config keys of older trainers that are accepted (old runs' config.json) and ignored.
 DEPRECATED_KEYS = frozenset({"flush_partial_window"})
-# Keys added after runs were already written, with the value those runs trained with (a
-# resumed old run keeps it rather than taking today's default).
-ADDED_KEYS = {"ppo_normalize_observations": False}
 
 
 def flag(name: str) -> str:
@@ -272,7 +269,7 @@ class TrainConfig(BaseModel):
     ppo_update_epochs: int = Field(4, gt=0, le=1000, description="Passes over each rollout batch.")
     ppo_learning_rate: float = Field(5e-4, gt=0, le=1, description="Adam learning rate.")
     ppo_gamma: float = Field(
-        0.995, gt=0, le=1, description="Discount factor per env step (per tick with ppo_gamma_per_tick)."
+        0.999, gt=0, le=1, description="Discount factor per env step (per tick with ppo_gamma_per_tick)."
     )
     ppo_gamma_per_tick: bool = Field(
         False, description="Discount by gamma**dt for an action that costs dt ticks, instead of gamma per decision."
@@ -294,7 +291,7 @@ class TrainConfig(BaseModel):
         False, description="Give the critic a trunk of its own (same widths) instead of sharing the actor's."
     )
     ppo_normalize_observations: bool = Field(
-        True,
+        False,
         description="Standardise each observation value by its running mean and std over the rollouts seen so far "
         "(updated after each update, kept in the policy and its checkpoints), clipped to +-10.",
     )

@@ -152,7 +152,6 @@ def test_under_the_original_reward_ppo_learns_to_cash_out_at_once(tmp_path):
         tmp_path, "--run-id", "quit", "--trainer-backend", "puffer_ppo", "--env-reward",
         "original", "--total-env-steps", "70000", "--window-env-steps", "10000", "--num-envs", "64",
         "--ppo-rollout-steps", "64", "--ppo-hidden-sizes", "32", "--ppo-learning-rate", "0.001",
-        "--no-ppo-normalize-observations",  # it quits with them too, ~30% more slowly (1.2 steps at 100k)
     )  # fmt: skip
     assert code == 0
     records = windows_of(RunPaths.of(tmp_path, "quit"))

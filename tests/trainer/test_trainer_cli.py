@@ -76,7 +76,7 @@ FLAGS = [
     ("--ppo-max-grad-norm", ["1.5"], "ppo_max_grad_norm", 1.5),
     ("--ppo-hidden-sizes", ["48", "24"], "ppo_hidden_sizes", [48, 24]),
     ("--ppo-separate-critic", [], "ppo_separate_critic", True),
-    ("--no-ppo-normalize-observations", [], "ppo_normalize_observations", False),
+    ("--ppo-normalize-observations", [], "ppo_normalize_observations", True),
     ("--no-ppo-anneal-lr", [], "ppo_anneal_lr", False),
     ("--no-ppo-anneal-ent", [], "ppo_anneal_ent", False),
     ("--no-ppo-norm-adv", [], "ppo_norm_adv", False),
@@ -231,17 +231,6 @@ def test_an_old_config_with_flush_partial_window_still_loads(capsys, tmp_path):
     paths.config.write_text(json.dumps(old))
     config = printed_config(capsys, "--resume", str(paths.root), "--total-env-steps", "200")
     assert "flush_partial_window" not in config and config["total_env_steps"] == 200
-
-
-def test_a_run_written_before_observation_normalization_resumes_without_it(capsys, tmp_path):
-    paths = RunPaths.of(tmp_path, "old")
-    paths.make_dirs()
-    old = TrainConfig(total_env_steps=100, window_env_steps=10).model_dump()
-    assert old.pop("ppo_normalize_observations") is True  # today's default
-    paths.config.write_text(json.dumps(old))
-    config = printed_config(capsys, "--resume", str(paths.root), "--total-env-steps", "200")
-    assert config["ppo_normalize_observations"] is False
-    assert printed_config(capsys, "--total-env-steps", "100")["ppo_normalize_observations"] is True
 
 
 def test_the_old_ppo_names_of_the_vector_settings_are_aliases(capsys, tmp_path):

@@ -31,7 +31,7 @@ class RewardSpec:
     the cost of each ending by death beyond the banked credits (the spec's 1)."""
 
     profile: RewardProfile = "profit"
-    gamma: float = 0.995
+    gamma: float = 0.999
     per_tick: bool = False
     shaping: float = 1.0
     death_penalty: float = PROFIT_DEATH_PENALTY

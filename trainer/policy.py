@@ -81,8 +81,7 @@ class Policy(nn.Module):
 
     def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Masked logits (invalid actions at -inf) and values (batch,)."""
-        if self.obs_norm is not None:
-            obs = self.obs_norm(obs)
+        obs = self._standardised(obs)
         hidden = self.trunk(obs)
         logits = self.actor(hidden).masked_fill(~mask, -math.inf)
         critic_hidden = hidden if self.critic_trunk is None else self.critic_trunk(obs)
@@ -90,10 +89,11 @@ class Policy(nn.Module):
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """The critic's values (batch,) alone."""
-        if self.obs_norm is not None:
-            obs = self.obs_norm(obs)
         trunk = self.trunk if self.critic_trunk is None else self.critic_trunk
-        return self.critic(trunk(obs)).squeeze(-1)
+        return self.critic(trunk(self._standardised(obs))).squeeze(-1)
+
+    def _standardised(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs if self.obs_norm is None else self.obs_norm(obs)
 
     def describe(self) -> str:
         """The architecture in one line, e.g. `260-128-128 tanh -> 69 + 1`."""

@@ -190,7 +190,7 @@ class TrainConfig(BaseModel):
         "credits; the spec's 1 by default. Above 1 it is not a shaping: it asks for more caution than profit does.",
     )
     num_envs: int = Field(
-        256,
+        512,
         gt=0,
         le=65_536,
         validation_alias=AliasChoices("num_envs", "ppo_num_envs"),
@@ -258,7 +258,7 @@ class TrainConfig(BaseModel):
         description="native backend: the batch is cut into this many parts, each acted on, stepped and trained by "
         "its own thread (numba and torch release the GIL); results depend on the number of parts, never on timing.",
     )
-    ppo_rollout_steps: int = Field(128, gt=0, le=1_000_000, description="Steps per env collected before each update.")
+    ppo_rollout_steps: int = Field(64, gt=0, le=1_000_000, description="Steps per env collected before each update.")
     ppo_num_minibatches: int = Field(
         16,
         gt=0,
@@ -280,7 +280,7 @@ class TrainConfig(BaseModel):
         "limit is part of the game (time remaining is observed), so it ends the return like any ending.",
     )
     ppo_gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE lambda.")
-    ppo_clip_coef: float = Field(0.2, gt=0, le=10, description="PPO surrogate clipping coefficient.")
+    ppo_clip_coef: float = Field(0.1, gt=0, le=10, description="PPO surrogate clipping coefficient.")
     ppo_ent_coef: float = Field(0.005, ge=0, le=10, description="Entropy bonus coefficient.")
     ppo_vf_coef: float = Field(0.5, ge=0, le=100, description="Value loss coefficient.")
     ppo_max_grad_norm: float = Field(0.5, gt=0, le=1e6, description="Global gradient-norm clip.")
@@ -291,7 +291,7 @@ class TrainConfig(BaseModel):
         False, description="Give the critic a trunk of its own (same widths) instead of sharing the actor's."
     )
     ppo_normalize_observations: bool = Field(
-        False,
+        True,
         description="Standardise each observation value by its running mean and std over the rollouts seen so far "
         "(updated after each update, kept in the policy and its checkpoints), clipped to +-10.",
     )

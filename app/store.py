@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from app.filestamp import FileStamp, file_stamp
 from app.run_errors import RunConflict, RunExists, RunNotFound
-from trainer.config import Milestone, TrainConfig
+from trainer.config import Milestone, TrainConfig, saved_config
 from trainer.rundir import (
     TERMINAL_STATUSES,
     RunMetadata,
@@ -123,8 +123,9 @@ class RunStore:
         """The run's config.json as a TrainConfig, or None if it is missing or unreadable."""
         try:
             # Accepted when the run was made: today's limits do not apply to it.
-            return TrainConfig.model_validate_json(self.paths(run_id).config.read_bytes(), context={"limits": None})
-        except (FileNotFoundError, ValidationError):
+            saved = json.loads(self.paths(run_id).config.read_bytes())
+            return TrainConfig.model_validate(saved_config(saved), context={"limits": None})
+        except (FileNotFoundError, ValueError, TypeError):
             return None
 
     def create(self, run_id: str, config: TrainConfig) -> RunMetadata:

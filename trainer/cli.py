@@ -18,7 +18,7 @@ from typing import Any, Literal, NoReturn, get_args, get_origin
 from pydantic import AliasChoices, BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from trainer.config import TrainConfig, TrainLimits, flag, load_config_file
+from trainer.config import TrainConfig, TrainLimits, flag, load_config_file, saved_config
 from trainer.logs import LOG_MAX_BYTES, MIN_LOG_MAX_BYTES, trainer_logging
 from trainer.rundir import RunLock, RunPaths, RunStatus, new_run_id, read_metadata, validate_run_id
 
@@ -199,7 +199,7 @@ def resumed_run(
     paths = RunPaths(args.resume)
     try:
         validate_run_id(paths.run_id)
-        saved = json.loads(paths.config.read_text())
+        saved = saved_config(json.loads(paths.config.read_text()))
     except (OSError, ValueError) as exc:
         fail(parser, "--resume", f"{args.resume} is not a run directory: {exc}")
     for key, value in given.items():

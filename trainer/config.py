@@ -60,6 +60,14 @@ DEFAULT_MILESTONES = [
 ]
 # Config keys of older trainers that are accepted (old runs' config.json) and ignored.
 DEPRECATED_KEYS = frozenset({"flush_partial_window"})
+# Keys added after runs were written whose default has since changed: what a config.json
+# without the key was trained with (see `saved_config`).
+EARLIER_DEFAULTS: dict[str, Any] = {"ppo_normalize_observations": False}
+
+
+def saved_config(data: dict[str, Any]) -> dict[str, Any]:
+    """A run's own config.json as it was trained: keys it predates take their earlier default."""
+    return {**EARLIER_DEFAULTS, **data}
 
 
 def flag(name: str) -> str:

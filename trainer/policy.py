@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainer.config import saved_config
 from trainer.env import N_ACTIONS, OBS_DIM, ProspectorEnv
 from trainer.env.batched import observation_size
 
@@ -149,7 +150,7 @@ def load_policy(checkpoint: dict[str, Any]) -> Policy:
         config["ppo_hidden_sizes"],
         obs_size=observation_size(config.get("env_observation", "spec")),
         separate_critic=config.get("ppo_separate_critic", False),
-        normalize_observations=config.get("ppo_normalize_observations", False),
+        normalize_observations=saved_config(config)["ppo_normalize_observations"],
     )
     policy.load_state_dict(checkpoint["backend"]["policy"])
     return policy.eval()

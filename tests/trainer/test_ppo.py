@@ -1,6 +1,7 @@
 """The puffer_ppo backend: GAE, masking, learning on a bandit, and whole runs (run dir,
 determinism, resume, checkpoints, evaluation)."""
 
+import json
 import shutil
 import threading
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from app.store import RunStore
 from tests.support import train, windows_of, without_timing
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
@@ -274,6 +276,21 @@ def test_a_run_with_normalized_observations_keeps_its_statistics_in_the_checkpoi
     assert loaded.obs_norm is not None and loaded.obs_norm.count == 1000 // (8 * 24) * 8 * 24  # updates x batch
     assert loaded.obs_norm.mean.abs().sum() > 0
     assert evaluate_main(["--checkpoint", str(paths.checkpoint(1)), "--episodes", "2", "--time-max", "60"]) == 0
+
+
+def test_a_run_written_before_observation_normalisation_existed_resumes_and_evaluates_without_it(tmp_path):
+    assert train(tmp_path, "--run-id", "old", *TINY, "--total-env-steps", "1000", "--no-ppo-normalize-observations") == 0
+    paths = RunPaths.of(tmp_path, "old")
+    saved = json.loads(paths.config.read_text())
+    del saved["ppo_normalize_observations"]  # as older trainers wrote it
+    paths.config.write_text(json.dumps(saved))
+    checkpoint = load_checkpoint(paths.checkpoint(1))
+    del checkpoint["config"]["ppo_normalize_observations"]
+    assert load_policy(checkpoint).obs_norm is None
+    assert train(tmp_path, "--resume", str(paths.root), "--total-env-steps", "1500") == 0
+    assert read_metadata(paths).env_steps_total == 1500
+    config = RunStore(tmp_path).read_config("old")  # the service's view of the run
+    assert config is not None and config.ppo_normalize_observations is False
 
 
 def test_the_entropy_bonus_anneals_to_zero_on_the_learning_rates_schedule_unless_told_not_to(tmp_path):

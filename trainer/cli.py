@@ -200,7 +200,7 @@ def resumed_run(
     try:
         validate_run_id(paths.run_id)
         saved = saved_config(json.loads(paths.config.read_text()))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError) as exc:  # TypeError: a config.json that is not an object
         fail(parser, "--resume", f"{args.resume} is not a run directory: {exc}")
     for key, value in given.items():
         if key not in RESUMABLE_FIELDS and saved.get(key) != value:

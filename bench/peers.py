@@ -91,6 +91,7 @@ def bench_peers() -> None:
         "--env-observation", "spec", "--num-envs", str(NUM_ENVS), "--ppo-rollout-steps", str(ROLLOUT_STEPS),
         "--ppo-num-minibatches", str(MINIBATCHES), "--ppo-update-epochs", str(EPOCHS),
         "--ppo-hidden-sizes", str(HIDDEN), str(HIDDEN), "--torch-threads", "1", "--eval-replays", "0",
+        "--no-ppo-normalize-observations",  # SB3's policy takes the observation as it is
     ]  # fmt: skip
     ours: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as root:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -21,9 +21,22 @@ from trainer.env import N_ACTIONS, OBS_DIM, ProspectorEnv
 from trainer.env.batched import observation_size
 
 
+Moment = TypeVar("Moment", float, torch.Tensor)
+
+
+def merged_moments(
+    mean: Moment, var: Moment, count: Moment, batch_mean: Moment, batch_var: Moment, n: float
+) -> tuple[Moment, Moment, Moment]:
+    """Running (mean, variance, count) after merging a batch of n values with the given mean
+    and (population) variance: Chan et al.'s parallel update, as gym's RunningMeanStd."""
+    total = count + n
+    delta = batch_mean - mean
+    return mean + delta * n / total, (var * count + batch_var * n + delta**2 * count * n / total) / total, total
+
+
 class ObservationNormalizer(nn.Module):
     """Standardises observations by the running mean and variance of every batch given to
-    `update` (Chan et al.'s parallel merge, as gym's RunningMeanStd), clipped to +-`clip`.
+    `update` (`merged_moments`), clipped to +-`clip`.
     The identity until the first update. Its statistics are buffers, so they travel with the
     policy's state dict."""
 
@@ -43,13 +56,12 @@ class ObservationNormalizer(nn.Module):
     def update(self, batch: torch.Tensor) -> None:
         """Merge a (rows, size) batch of raw observations into the statistics."""
         batch = batch.to(torch.float64)
-        n = float(batch.shape[0])
-        batch_mean, batch_var = batch.mean(0), batch.var(0, unbiased=False)
-        total = self.count + n
-        delta = batch_mean - self.mean
-        self.mean += delta * n / total
-        self.var.copy_((self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total)
-        self.count.copy_(total)
+        mean, var, count = merged_moments(
+            self.mean, self.var, self.count, batch.mean(0), batch.var(0, unbiased=False), float(batch.shape[0])
+        )
+        self.mean.copy_(mean)
+        self.var.copy_(var)
+        self.count.copy_(count)
         self.shift.copy_(self.mean.float())
         self.scale.copy_((self.var + self.eps).rsqrt().float())
 

@@ -49,7 +49,7 @@ from trainer.env.batched import observation_size
 from trainer.evaluate import ActFn, run_episodes
 from trainer.logs import logger
 from trainer.parts import PartRunner, batch_parts
-from trainer.policy import Policy, entropy, log_probs, policy_act, sample
+from trainer.policy import Policy, entropy, log_probs, merged_moments, policy_act, sample
 
 if TYPE_CHECKING:
     from trainer.backends import StepView
@@ -97,13 +97,10 @@ class RewardScaler:
         return np.clip(scaled, -self.clip, self.clip) if self.clip > 0 else scaled
 
     def _observe(self, batch: np.ndarray) -> None:
-        """Chan et al.'s parallel update of the running mean and variance."""
-        n, mean, var = len(batch), float(batch.mean()), float(batch.var())
-        total = self.count + n
-        delta = mean - self.mean
-        self.mean += delta * n / total
-        self.var = (self.var * self.count + var * n + delta**2 * self.count * n / total) / total
-        self.count = total
+        """Merge the batch into the running mean and variance."""
+        self.mean, self.var, self.count = merged_moments(
+            self.mean, self.var, self.count, float(batch.mean()), float(batch.var()), len(batch)
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {"returns": self.returns.copy(), "mean": self.mean, "var": self.var, "count": self.count}

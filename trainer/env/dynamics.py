@@ -311,14 +311,12 @@ def update_market(s, i, dt):
     t = s.ticks[i] + dt
     decay = _SALES_DECAY[dt]
     sqrt_dt = _SQRT_DT[dt]
-    cycle = s.scratch_goods  # the cycles first: a loop free of draws, which the compiler vectorises
-    for c in range(N_COMMODITIES):
-        cycle[i, c] = s.price_amplitude[i, c] * sine(2.0 * math.pi * t / s.price_period[i, c] + s.price_phase[i, c])
     for c in range(N_COMMODITIES):
         base = PRICE_BASE[c]
+        cycle = s.price_amplitude[i, c] * sine(2.0 * math.pi * t / s.price_period[i, c] + s.price_phase[i, c])
         price = (
             base
-            + cycle[i, c]
+            + cycle
             - INVENTORY_PRESSURE * s.inventory[i, c]
             - SALES_PRESSURE * s.recent_sales[i, c]
             + normal(s.rng, i, 0.0, PRICE_NOISE * base * sqrt_dt)

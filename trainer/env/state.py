@@ -128,7 +128,7 @@ NODE_FIELDS = (
 
 # Per-env rows the kernels work in (name, per-env shape, dtype); never read across steps.
 SCRATCH_LAYOUT = (
-    ("scratch_goods", _GOODS, _F),  # a scan's reading; the market's price cycles
+    ("scratch_goods", _GOODS, _F),  # a scan's reading
     ("scratch_nodes", _NODES, _I),  # world generation's candidate list and BFS queue
     ("scratch_degree", _NODES, _I),  # world generation's edge count per node
 )

@@ -50,10 +50,8 @@ def sine(x):
     k = math.floor(x * TWO_OVER_PI + 0.5)
     r = ((x - k * HALF_PI_1) - k * HALF_PI_2) - k * HALF_PI_3
     quadrant = int(k) & 3
-    if quadrant == 0:
-        return _sin_poly(r)
-    if quadrant == 1:
-        return _cos_poly(r)
-    if quadrant == 2:
-        return -_sin_poly(r)
-    return -_cos_poly(r)
+    # both polynomials, then a select: a branch on the quadrant mispredicts half the time
+    sin_r = _sin_poly(r)
+    cos_r = _cos_poly(r)
+    value = cos_r if quadrant & 1 else sin_r
+    return -value if quadrant & 2 else value

@@ -7,6 +7,11 @@ It learns for BENCH_PEER_STEPS env steps (default 32,768: one rollout and its up
 trains BENCH_PEER_OURS_STEPS (default 262,144) through the trainer CLI with the same settings
 (spec observation, 4 minibatches), at one batch thread and at two. sb3-contrib is installed by
 `make bench` (--no-deps: it must not replace the pinned torch).
+
+Then each at its own defaults, what a user gets out of the box: `MaskablePPO("MlpPolicy", env)`
+on one env (SB3's defaults: 2,048-step rollouts, minibatches of 64, 10 epochs, separate 64-64
+tanh actor and critic) for BENCH_PEER_DEFAULT_STEPS (default 4,096: two rollouts and their
+updates), and `python -m trainer` with no tuning flags for BENCH_PEER_OURS_STEPS.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,12 +33,28 @@ HIDDEN = 128
 NUM_ENVS, ROLLOUT_STEPS, MINIBATCHES, EPOCHS = 256, 128, 4, 4
 
 
-def sb3_sps(steps: int) -> float:
-    """Env steps/s of MaskablePPO's learn() for `steps` env steps (rollouts and updates)."""
-    from sb3_contrib import MaskablePPO
+def masked_envs(count: int) -> Any:
+    """`count` ProspectorGymEnvs behind sb3-contrib's ActionMasker in a DummyVecEnv."""
     from sb3_contrib.common.wrappers import ActionMasker
-    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
     from stable_baselines3.common.vec_env import DummyVecEnv
+
+    time_max = TrainConfig().env_time_max
+    return DummyVecEnv([lambda: ActionMasker(ProspectorGymEnv(time_max=time_max), lambda e: e.action_mask)] * count)
+
+
+def learn_sps(model: Any, steps: int) -> float:
+    """Env steps/s of an SB3 model's learn() for `steps` env steps (rollouts and updates)."""
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    elapsed = time.perf_counter() - start
+    model.get_env().close()
+    return model.num_timesteps / elapsed
+
+
+def sb3_sps(steps: int) -> float:
+    """Env steps/s of MaskablePPO at our settings (batch, network, hyperparameters)."""
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
     class Trunk(BaseFeaturesExtractor):
         """Our policy's trunk: obs -> 128 -> 128, tanh (actor and critic heads on top)."""
@@ -46,12 +68,9 @@ def sb3_sps(steps: int) -> float:
             return self.net(observations)
 
     defaults = TrainConfig()
-    env = DummyVecEnv(
-        [lambda: ActionMasker(ProspectorGymEnv(time_max=defaults.env_time_max), lambda e: e.action_mask)] * NUM_ENVS
-    )
     model = MaskablePPO(
         "MlpPolicy",
-        env,
+        masked_envs(NUM_ENVS),
         n_steps=ROLLOUT_STEPS,
         batch_size=NUM_ENVS * ROLLOUT_STEPS // MINIBATCHES,
         n_epochs=EPOCHS,
@@ -71,35 +90,70 @@ def sb3_sps(steps: int) -> float:
         device="cpu",
         verbose=0,
     )
-    start = time.perf_counter()
-    model.learn(total_timesteps=steps)
-    elapsed = time.perf_counter() - start
-    env.close()
-    return model.num_timesteps / elapsed
+    return learn_sps(model, steps)
+
+
+def sb3_default_sps(steps: int) -> tuple[float, str]:
+    """Env steps/s of MaskablePPO as a user first runs it (SB3's defaults, one env), and those settings."""
+    from sb3_contrib import MaskablePPO
+
+    model = MaskablePPO("MlpPolicy", masked_envs(1), seed=0, device="cpu", verbose=0)
+    arch = model.policy.net_arch
+    settings = (
+        f"{model.n_steps:,}-step rollouts of {model.n_envs} env, minibatches of {model.batch_size}, "
+        f"{model.n_epochs} epochs, actor {arch['pi']} and critic {arch['vf']} tanh"
+    )
+    return learn_sps(model, steps), settings
+
+
+def ours_sps(root: Path, run_id: str, *flags: str) -> float:
+    """Env steps/s of a trainer run with `flags`, over the whole run (its last window's total)."""
+    last = windows(train_run(root, run_id, *flags))[-1]
+    return last["env_steps_total"] / last["elapsed_s"]
+
+
+def print_ratios(sb3_label: str, sb3: float, ours: dict[str, float]) -> None:
+    print(f"  {'trainer':<40}{'env steps/s':>12}{'ours / SB3':>12}")
+    print(f"  {sb3_label:<40}{sb3:>12,.0f}{'':>12}")
+    for label, sps in ours.items():
+        print(f"  {label:<40}{sps:>12,.0f}{sps / sb3:>11.1f}x")
 
 
 def bench_peers() -> None:
     peer_steps = int(os.environ.get("BENCH_PEER_STEPS", NUM_ENVS * ROLLOUT_STEPS))
+    default_steps = int(os.environ.get("BENCH_PEER_DEFAULT_STEPS", 4096))
     our_steps = int(os.environ.get("BENCH_PEER_OURS_STEPS", 8 * NUM_ENVS * ROLLOUT_STEPS))
     torch.set_num_threads(1)
     print(
         f"ppo peers: {NUM_ENVS} envs x {ROLLOUT_STEPS} steps, {MINIBATCHES} minibatches x {EPOCHS} epochs, "
         f"260-{HIDDEN}-{HIDDEN} tanh, 1 torch thread; SB3 {peer_steps:,} env steps, ours {our_steps:,}"
     )
-    flags = [
-        "--total-env-steps", str(our_steps), "--window-env-steps", str(min(our_steps, 100_000)),
-        "--env-observation", "spec", "--num-envs", str(NUM_ENVS), "--ppo-rollout-steps", str(ROLLOUT_STEPS),
+    length = ["--total-env-steps", str(our_steps), "--window-env-steps", str(min(our_steps, 100_000))]
+    same_settings = [
+        *length, "--env-observation", "spec", "--num-envs", str(NUM_ENVS), "--ppo-rollout-steps", str(ROLLOUT_STEPS),
         "--ppo-num-minibatches", str(MINIBATCHES), "--ppo-update-epochs", str(EPOCHS),
         "--ppo-hidden-sizes", str(HIDDEN), str(HIDDEN), "--torch-threads", "1", "--eval-replays", "0",
         "--no-ppo-normalize-observations",  # SB3's policy takes the observation as it is
     ]  # fmt: skip
-    ours: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as root:
-        for threads in (1, 2):
-            last = windows(train_run(Path(root), f"peer{threads}", *flags, "--batch-threads", str(threads)))[-1]
-            ours[threads] = last["env_steps_total"] / last["elapsed_s"]
-    sb3 = sb3_sps(peer_steps)
-    print(f"  {'trainer':<34}{'env steps/s':>12}{'ours / SB3':>12}   (target >= 10x)")
-    print(f"  {'SB3-contrib MaskablePPO':<34}{sb3:>12,.0f}{'':>12}")
-    for threads, sps in ours.items():
-        print(f"  {f'ours, batch_threads {threads}':<34}{sps:>12,.0f}{sps / sb3:>11.1f}x")
+        ours = {
+            f"ours, batch_threads {threads}": ours_sps(
+                Path(root), f"peer{threads}", *same_settings, "--batch-threads", str(threads)
+            )
+            for threads in (1, 2)
+        }
+        print("  same settings (target >= 10x):")
+        print_ratios("SB3-contrib MaskablePPO", sb3_sps(peer_steps), ours)
+        ours = {
+            "ours, defaults": ours_sps(Path(root), "default1", *length),
+            "ours, defaults + --batch-threads 2": ours_sps(Path(root), "default2", *length, "--batch-threads", "2"),
+        }
+    sb3, sb3_settings = sb3_default_sps(default_steps)
+    config = TrainConfig()
+    print(
+        f"  each at its own defaults (what a user first runs): SB3 {default_steps:,} env steps, {sb3_settings}; "
+        f"ours {config.num_envs} envs x {config.ppo_rollout_steps} steps, {config.ppo_num_minibatches} minibatches "
+        f"x {config.ppo_update_epochs} epochs, hidden {config.ppo_hidden_sizes}, {config.env_observation} observation"
+        f"{' (normalised)' if config.ppo_normalize_observations else ''}"
+    )
+    print_ratios('SB3-contrib MaskablePPO("MlpPolicy", env)', sb3, ours)

@@ -1,7 +1,11 @@
 """Checkpoint files: plain Python values, bytes and tensors only, so `torch.load(weights_only=True)`
-can read them. Numpy arrays are stored zlib-compressed (the env state is mostly zeros) and come
-back as numpy arrays; tensors are stored as they are. Every file carries `format`
-(CHECKPOINT_FORMAT); a file of another format, or not a checkpoint at all, is refused by name.
+can read them. Numpy arrays are stored beside the pickle, each as a member of the file's zip
+(`arrays/<k>`, deflated when mostly zeros, else stored as they are), and the pickle holds a
+reference to it; `load_checkpoint` gives them back as numpy arrays. Pickle protocol 2, the one
+torch.load reads, has no bytes opcode: bytes inside it cost ~7 ms a MiB to write and grow by half,
+which at a checkpoint every window was most of a fast run's time. Tensors are stored as torch
+stores them. Every file carries `format` (CHECKPOINT_FORMAT); a file of a format this trainer
+does not read (READ_FORMATS), or not a checkpoint at all, is refused by name.
 
 A checkpoint without tensors (a random-backend run's) is written and read without torch, whose
 import is over a second of such a trainer's start: the file is the one torch.save would write
@@ -14,6 +18,7 @@ Retention: `checkpoints_to_prune` keeps the newest `keep_checkpoints` plus the p
 from __future__ import annotations
 
 import codecs
+import io
 import pickle
 import re
 import sys
@@ -26,52 +31,83 @@ import numpy as np
 
 from trainer.rundir import RunPaths, replace_atomically
 
-CHECKPOINT_FORMAT = 2
-_ARRAY_KEY = "__ndarray_zlib__"
+CHECKPOINT_FORMAT = 3
+READ_FORMATS = (2, 3)  # format 2 held its arrays inside the pickle, zlib-compressed
+_INLINE_ARRAY_KEY = "__ndarray_zlib__"  # format 2
+_MEMBER_ARRAY_KEY = "__ndarray_member__"
 _ZLIB_LEVEL = 1  # fast; the gain is in the zeros
 _CHECKPOINT_NAME = re.compile(r"ckpt_(\d+)\.pt")
 _PLAIN_TYPES = (str, bytes, int, float, bool, type(None))
 _TORCH_PICKLE_PROTOCOL = 2  # torch.save's; torch.load(weights_only=True) reads no other
 
 
-def to_torch(value: Any) -> Any:
-    """Turn numpy arrays (compressed) and scalars, also inside dicts and lists, into values
-    `torch.load(weights_only=True)` accepts."""
+def _with_array_references(value: Any, arrays: list[np.ndarray]) -> Any:
+    """`value` with every numpy array in it (also inside dicts and lists) replaced by a
+    reference to member `arrays/<k>`, the array appended to `arrays` as k, and numpy scalars as
+    Python values: what `torch.load(weights_only=True)` accepts."""
     if isinstance(value, np.ndarray):
-        data = np.ascontiguousarray(value)
-        return {_ARRAY_KEY: zlib.compress(data.tobytes(), _ZLIB_LEVEL), "dtype": data.dtype.str, "shape": list(data.shape)}
+        arrays.append(np.ascontiguousarray(value))
+        return {_MEMBER_ARRAY_KEY: f"arrays/{len(arrays) - 1}", "dtype": value.dtype.str, "shape": list(value.shape)}
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):
-        return {k: to_torch(v) for k, v in value.items()}
+        return {k: _with_array_references(v, arrays) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_torch(v) for v in value]
+        return [_with_array_references(v, arrays) for v in value]
     return value
 
 
-def to_numpy(value: Any) -> Any:
-    """The inverse of `to_torch` for a loaded checkpoint: stored arrays become numpy arrays again."""
+def _with_arrays(value: Any, archive: zipfile.ZipFile, prefix: str) -> Any:
+    """The inverse of `_with_array_references` for a loaded checkpoint (also format 2's inline
+    arrays): stored arrays become numpy arrays again."""
     if isinstance(value, dict):
-        if _ARRAY_KEY in value:
-            flat = np.frombuffer(zlib.decompress(value[_ARRAY_KEY]), dtype=np.dtype(value["dtype"]))
-            return flat.reshape(value["shape"]).copy()
-        return {k: to_numpy(v) for k, v in value.items()}
+        if _MEMBER_ARRAY_KEY in value or _INLINE_ARRAY_KEY in value:
+            data = (
+                archive.read(f"{prefix}/{value[_MEMBER_ARRAY_KEY]}")
+                if _MEMBER_ARRAY_KEY in value
+                else zlib.decompress(value[_INLINE_ARRAY_KEY])
+            )
+            return np.frombuffer(data, dtype=np.dtype(value["dtype"])).reshape(value["shape"]).copy()
+        return {k: _with_arrays(v, archive, prefix) for k, v in value.items()}
     if isinstance(value, list):
-        return [to_numpy(v) for v in value]
+        return [_with_arrays(v, archive, prefix) for v in value]
     return value
+
+
+def _add_arrays(archive: zipfile.ZipFile, arrays: list[np.ndarray]) -> None:
+    """Write `arrays` as members arrays/<k> beside the archive's data.pkl: deflated when at least
+    half their values are zero (the env state's empty slots), else stored (deflating random
+    floats costs ~15 ms a MiB and saves a third)."""
+    prefix = _record_prefix(archive)
+    for k, array in enumerate(arrays):
+        sparse = 2 * np.count_nonzero(array) <= array.size
+        archive.writestr(
+            f"{prefix}/arrays/{k}",
+            memoryview(array.reshape(-1).view(np.uint8)),
+            compress_type=zipfile.ZIP_DEFLATED if sparse else zipfile.ZIP_STORED,
+            compresslevel=_ZLIB_LEVEL,
+        )
+
+
+def _record_prefix(archive: zipfile.ZipFile) -> str:
+    """The folder of the archive's data.pkl (torch names it after the file; ours is `archive`)."""
+    pickles = [name for name in archive.namelist() if name.endswith("/data.pkl") and name.count("/") == 1]
+    if len(pickles) != 1:
+        raise CheckpointError(f"{archive.filename} is not a checkpoint of this trainer (no data.pkl)")
+    return pickles[0].split("/")[0]
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write `state` as torch.save would to a temp file beside `path`, then rename it into
-    place. Not fsync-ed: checkpoints are large and frequent, and one a machine crash leaves
-    unreadable is refused by name (CheckpointError) rather than misread."""
-    payload = to_torch({"format": CHECKPOINT_FORMAT, **state})
+    """Write `state` as torch.save would, its numpy arrays as members beside the pickle, to a
+    temp file beside `path`, then rename it into place. Not fsync-ed: checkpoints are large and
+    frequent, and one a machine crash leaves unreadable is refused by name (CheckpointError)
+    rather than misread."""
+    arrays: list[np.ndarray] = []
+    payload = _with_array_references({"format": CHECKPOINT_FORMAT, **state}, arrays)
     if _is_plain(payload):
-        replace_atomically(path, lambda f: _write_plain(payload, f), fsync=False)
+        replace_atomically(path, lambda f: _write_plain(payload, arrays, f), fsync=False)
     else:
-        import torch  # loaded already: the payload holds its tensors
-
-        replace_atomically(path, lambda f: torch.save(payload, f), fsync=False)
+        replace_atomically(path, lambda f: _write_with_torch(payload, arrays, f), fsync=False)
 
 
 def _is_plain(value: Any) -> bool:
@@ -83,12 +119,24 @@ def _is_plain(value: Any) -> bool:
     return isinstance(value, _PLAIN_TYPES)
 
 
-def _write_plain(payload: Any, f: IO[bytes]) -> None:
-    """torch.save's file for a payload without tensors."""
+def _write_plain(payload: Any, arrays: list[np.ndarray], f: IO[bytes]) -> None:
+    """torch.save's file for a payload without tensors, and the arrays."""
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("archive/data.pkl", pickle.dumps(payload, protocol=_TORCH_PICKLE_PROTOCOL))
         archive.writestr("archive/byteorder", sys.byteorder)
         archive.writestr("archive/version", "3\n")
+        _add_arrays(archive, arrays)
+
+
+def _write_with_torch(payload: Any, arrays: list[np.ndarray], f: IO[bytes]) -> None:
+    """torch.save's file for a payload with tensors, the arrays appended to its zip."""
+    import torch  # loaded already: the payload holds its tensors
+
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with zipfile.ZipFile(buffer, "a") as archive:
+        _add_arrays(archive, arrays)
+    f.write(buffer.getbuffer())
 
 
 class CheckpointError(ValueError):
@@ -111,34 +159,31 @@ class _PlainUnpickler(pickle.Unpickler):
         raise _NeedsTorch
 
 
-def _read_plain(path: Path) -> Any:
+def _read_plain(archive: zipfile.ZipFile) -> Any:
     """The payload of a checkpoint without tensors (_NeedsTorch for one with them)."""
-    with zipfile.ZipFile(path) as archive:
-        pickles = [name for name in archive.namelist() if name.endswith("/data.pkl") and name.count("/") == 1]
-        if len(pickles) != 1:
-            raise CheckpointError(f"{path} is not a checkpoint of this trainer (no data.pkl)")
-        with archive.open(pickles[0]) as data:
-            return _PlainUnpickler(data).load()
+    with archive.open(f"{_record_prefix(archive)}/data.pkl") as data:
+        return _PlainUnpickler(data).load()
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint written by save_checkpoint, arrays as numpy; CheckpointError if the
-    file is not one, or is of another CHECKPOINT_FORMAT."""
+    file is not one, or is of a format not in READ_FORMATS."""
     try:
-        try:
-            raw = _read_plain(path)
-        except _NeedsTorch:
-            import torch  # tensors: a puffer_ppo checkpoint, read by the process that trains it
+        with zipfile.ZipFile(path) as archive:
+            try:
+                raw = _read_plain(archive)
+            except _NeedsTorch:
+                import torch  # tensors: a puffer_ppo checkpoint, read by the process that trains it
 
-            raw = torch.load(path, weights_only=True)
-    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, RuntimeError) as exc:
+                raw = torch.load(path, weights_only=True)
+            found = raw.get("format") if isinstance(raw, dict) else None
+            if found not in READ_FORMATS:
+                raise CheckpointError(
+                    f"{path} has checkpoint format {found!r}; this trainer reads formats {READ_FORMATS} only"
+                )
+            return _with_arrays(raw, archive, _record_prefix(archive))
+    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, RuntimeError, KeyError, zlib.error) as exc:
         raise CheckpointError(f"{path} is not a checkpoint of this trainer ({type(exc).__name__})") from exc
-    found = raw.get("format") if isinstance(raw, dict) else None
-    if found != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path} has checkpoint format {found!r}; this trainer reads format {CHECKPOINT_FORMAT} only"
-        )
-    return to_numpy(raw)
 
 
 def checkpoint_ids(paths: RunPaths) -> list[int]:

@@ -117,3 +117,41 @@ def test_episodes_after_an_evaluation_seed_stay_in_the_evaluation_range():
     for _ in range(3):
         env.step(cash_out)
         assert (env.state.episode_seed >= np.uint64(1 << 63)).all()
+
+
+def _steps(env: ProspectorEnv, policy: RandomValidPolicy, count: int) -> list[tuple[bytes, ...]]:
+    record = []
+    for _ in range(count):
+        obs, rewards, terminals, truncations, _ = env.step(policy.act(env.action_mask))
+        record.append((obs.tobytes(), rewards.tobytes(), terminals.tobytes(), truncations.tobytes()))
+    return record
+
+
+def _whole_arrays(state: dict[str, np.ndarray], like: ProspectorEnv) -> dict[str, np.ndarray]:
+    """`state` as get_state wrote it before it kept only the visited nodes' asteroid rows."""
+    whole = dict(state)
+    for name, array in like.state._asdict().items():
+        if array.ndim > state[name].ndim:
+            whole[name] = np.zeros_like(array)
+            whole[name][state["asteroids_ready"]] = state[name]
+    return whole
+
+
+@pytest.mark.parametrize("saved_form", ["visited rows", "whole arrays (older checkpoints)"])
+def test_a_restored_state_steps_exactly_as_the_env_it_was_taken_from(saved_form):
+    env = ProspectorEnv(num_envs=8, seed=5)
+    env.reset()
+    policy = RandomValidPolicy(8, seed=5)
+    _steps(env, policy, 150)
+    state, policy_state = env.get_state(), policy.get_state()
+    visited = state["asteroids_ready"]
+    assert 0 < visited.sum() < visited.size
+    assert state["composition"].shape == (visited.sum(), *env.state.composition.shape[2:])
+    expected = _steps(env, policy, 300)  # auto-resets and first visits included
+
+    restored = ProspectorEnv(num_envs=8, seed=99)
+    restored.reset()
+    _steps(restored, RandomValidPolicy(8, seed=99), 40)  # other worlds in every row first
+    restored.set_state(state if saved_form == "visited rows" else _whole_arrays(state, restored))
+    policy.set_state(policy_state)
+    assert _steps(restored, policy, 300) == expected

@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import torch
 from tests.support import train
 from trainer.checkpoint import (
     CHECKPOINT_FORMAT,
+    READ_FORMATS,
     CheckpointError,
     checkpoints_to_prune,
     load_checkpoint,
@@ -55,6 +57,36 @@ def test_a_checkpoint_without_tensors_is_a_file_torch_load_reads(tmp_path):
     assert np.array_equal(loaded["env"]["ships"], env) and loaded["env"]["ships"].dtype == env.dtype
 
 
+def test_arrays_are_zip_members_beside_the_pickle_and_big_sparse_ones_are_deflated(tmp_path):
+    path = tmp_path / "ckpt_000001.pt"
+    dense = np.random.default_rng(0).random(50_000)
+    sparse = np.zeros((400, 100), dtype=np.int64)
+    sparse[::7, 3] = -1
+    save_checkpoint(path, {"window_id": 1, "env": {"dense": dense, "sparse": sparse}, "weights": torch.ones(3)})
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename.split("/", 1)[1]: info for info in archive.infolist()}
+        pickled = members["data.pkl"].file_size
+    assert pickled < 4096  # the arrays are not inside the pickle
+    assert members["arrays/0"].compress_type == zipfile.ZIP_STORED and members["arrays/0"].file_size == dense.nbytes
+    assert members["arrays/1"].compress_type == zipfile.ZIP_DEFLATED
+    assert members["arrays/1"].compress_size < sparse.nbytes // 20
+    loaded = load_checkpoint(path)
+    assert np.array_equal(loaded["env"]["dense"], dense) and np.array_equal(loaded["env"]["sparse"], sparse)
+    assert loaded["env"]["sparse"].dtype == np.int64 and torch.equal(loaded["weights"], torch.ones(3))
+
+
+def test_a_format_2_checkpoint_with_its_arrays_inside_the_pickle_still_loads(tmp_path):
+    """Runs checkpointed before the arrays moved out of the pickle resume."""
+    path = tmp_path / "ckpt_000002.pt"
+    ships = np.arange(6, dtype=np.float32).reshape(2, 3)
+    inline = {"__ndarray_zlib__": zlib.compress(ships.tobytes()), "dtype": ships.dtype.str, "shape": [2, 3]}
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"format": 2, "env": {"ships": inline}}, protocol=2))
+        archive.writestr("archive/version", "3\n")
+    loaded = load_checkpoint(path)
+    assert loaded["format"] == 2 and np.array_equal(loaded["env"]["ships"], ships)
+
+
 def test_a_checkpoint_whose_pickle_calls_a_foreign_function_is_refused(tmp_path):
     class Exploit:
         def __reduce__(self):
@@ -71,7 +103,8 @@ def test_a_checkpoint_whose_pickle_calls_a_foreign_function_is_refused(tmp_path)
 @pytest.mark.parametrize(
     "write",
     [
-        lambda path: torch.save({"format": CHECKPOINT_FORMAT - 1, "window_id": 0}, path),
+        lambda path: torch.save({"format": min(READ_FORMATS) - 1, "window_id": 0}, path),
+        lambda path: torch.save({"format": max(READ_FORMATS) + 1, "window_id": 0}, path),
         lambda path: torch.save({"window_id": 0}, path),
         lambda path: torch.save([1, 2, 3], path),
         lambda path: path.write_bytes(b"not a checkpoint"),
@@ -136,8 +169,9 @@ def test_a_resumed_run_refuses_a_checkpoint_of_another_format_by_name(tmp_path):
     assert train(tmp_path, "--run-id", "old", *RANDOM, "--total-env-steps", "400") == 0
     newest = paths.checkpoint(1)
     state = torch.load(newest, weights_only=True)
-    torch.save({**state, "format": CHECKPOINT_FORMAT - 1}, newest)
+    unreadable = min(READ_FORMATS) - 1
+    torch.save({**state, "format": unreadable}, newest)
     assert train(tmp_path, "--resume", str(paths.root), "--total-env-steps", "800") == 1
     meta = read_metadata(paths)
     assert meta.status == RunStatus.failed and meta.error.startswith("CheckpointError: ")
-    assert "ckpt_000001.pt" in meta.error and f"format {CHECKPOINT_FORMAT - 1}" in meta.error
+    assert "ckpt_000001.pt" in meta.error and f"format {unreadable}" in meta.error

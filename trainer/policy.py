@@ -22,6 +22,7 @@ from trainer.env.batched import observation_size
 
 
 Moment = TypeVar("Moment", float, torch.Tensor)
+_MOMENT_BLOCK_ROWS = 1024  # rows of a batch converted to float64 at once (they stay in cache)
 
 
 def merged_moments(
@@ -54,11 +55,19 @@ class ObservationNormalizer(nn.Module):
 
     @torch.no_grad()
     def update(self, batch: torch.Tensor) -> None:
-        """Merge a (rows, size) batch of raw observations into the statistics."""
-        batch = batch.to(torch.float64)
-        mean, var, count = merged_moments(
-            self.mean, self.var, self.count, batch.mean(0), batch.var(0, unbiased=False), float(batch.shape[0])
-        )
+        """Merge a (rows, size) batch of raw observations into the statistics. The batch's sums
+        and sums of squares are taken in float64 a block of rows at a time (a float64 copy of a
+        whole rollout, and column-wise mean and var over it, took ~100 ms an update)."""
+        total = torch.zeros_like(self.mean)
+        squares = torch.zeros_like(self.mean)
+        for block in batch.split(_MOMENT_BLOCK_ROWS):
+            block = block.to(torch.float64)
+            total += block.sum(0)
+            squares += (block * block).sum(0)
+        n = float(batch.shape[0])
+        batch_mean = total / n
+        batch_var = (squares / n - batch_mean**2).clamp_min(0.0)
+        mean, var, count = merged_moments(self.mean, self.var, self.count, batch_mean, batch_var, n)
         self.mean.copy_(mean)
         self.var.copy_(var)
         self.count.copy_(count)

@@ -113,6 +113,7 @@ def ours_sps(root: Path, run_id: str, *flags: str) -> float:
 
 
 def print_ratios(sb3_label: str, sb3: float, ours: dict[str, float]) -> None:
+    """A table: SB3's env steps/s, then each of ours with its ratio to SB3's."""
     print(f"  {'trainer':<40}{'env steps/s':>12}{'ours / SB3':>12}")
     print(f"  {sb3_label:<40}{sb3:>12,.0f}{'':>12}")
     for label, sps in ours.items():

@@ -60,5 +60,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
+# Also the compiled env kernels: numba's cache keeps a directory per version of trainer/env/'s
+# sources (trainer/env/numba_cache.py), ~18 MB each, and never removes one.
 clean:
-	rm -rf $(VENV) bench-out
+	rm -rf $(VENV) bench-out trainer/env/__pycache__/numba-*

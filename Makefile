@@ -57,8 +57,9 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps $(SB3)
 	touch $@
 
+# BENCH="env peers" runs only those parts (python -m bench --help lists them).
 bench: $(BENCH_STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 # Also the compiled env kernels: numba's cache keeps a directory per version of trainer/env/'s
 # sources (trainer/env/numba_cache.py), ~18 MB each, and never removes one.

@@ -12,7 +12,7 @@ process (how each degrades when the second core is taken).
   "64,64 128,128 256,256"), BENCH_PPO_THREADS (default "1x1 2x1 1x2"), BENCH_PPO_BUSY_STEPS
   (default 100,000, bounds over one rollout; 0 = skip the busy-core rows).
 
-Learning (BENCH_PPO_LEARNING=1): the default config trained for BENCH_PPO_LEARNING_STEPS
+Learning (named on the command line, `python -m bench learning`, or BENCH_PPO_LEARNING=1): the default config trained for BENCH_PPO_LEARNING_STEPS
 (default 10,000,000) env steps at each seed of BENCH_PPO_LEARNING_SEEDS (default "1"; "1,2,3"
 for the full table), its policy (sampled at the default eval temperature) evaluated on 200
 held-out episodes every 1M steps; the table shows it at 2M/5M/10M (wall time since the run's start, evaluations included) beside the
@@ -183,12 +183,13 @@ def _first_crossing(evaluated: list[dict[str, Any]], bar: float) -> dict[str, An
     return next((w for w in evaluated if w["eval_net_profit_mean"] > bar), None)
 
 
-def bench_ppo_learning() -> None:
-    """PPO's learning under the default config against the three scripted players (opt-in)."""
-    if os.environ.get("BENCH_PPO_LEARNING") != "1":
+def bench_ppo_learning(requested: bool = False) -> None:
+    """PPO's learning under the default config against the three scripted players (opt-in:
+    when `requested`, i.e. named on `python -m bench`'s command line, or BENCH_PPO_LEARNING=1)."""
+    if not requested and os.environ.get("BENCH_PPO_LEARNING") != "1":
         print(
-            "ppo learning: skipped (set BENCH_PPO_LEARNING=1; BENCH_PPO_LEARNING_STEPS, "
-            "BENCH_PPO_LEARNING_SEEDS, BENCH_PPO_LEARNING_FLAGS to change it)"
+            "ppo learning: skipped (run it with `make bench BENCH=learning` or BENCH_PPO_LEARNING=1; "
+            "BENCH_PPO_LEARNING_STEPS, BENCH_PPO_LEARNING_SEEDS, BENCH_PPO_LEARNING_FLAGS to change it)"
         )
         return
     import matplotlib

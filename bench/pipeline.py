@@ -1,4 +1,5 @@
-"""Random backend end to end (env + windowing + artifact writes) against bare env stepping.
+"""Random backend end to end (env + windowing + artifact writes) against bare env stepping:
+the same env (the trainer's default observation and reward) driven by the same random policy.
 
 Rates are given per wall-clock second (what the issue asks) and per CPU second of this process
 (steadier on a shared machine). Environment variables shorten or reshape the run:
@@ -18,14 +19,15 @@ from pathlib import Path
 
 from trainer.cli import main as trainer_main
 from trainer.config import TrainConfig
-from trainer.env import ProspectorEnv, RandomValidPolicy
+from trainer.env import RandomValidPolicy
+from trainer.vector import training_env
 
 
 def env_only_sps(num_envs: int, env_steps: int, seed: int = 0) -> tuple[float, float]:
-    """(wall, CPU) env steps/s of ProspectorEnv driven by RandomValidPolicy, nothing else."""
-    env = ProspectorEnv(num_envs=num_envs, seed=seed)
+    """(wall, CPU) env steps/s of the env the trainer steps (its default observation and reward)
+    driven by RandomValidPolicy, nothing else."""
+    env = training_env(TrainConfig(num_envs=num_envs, seed=seed))
     policy = RandomValidPolicy(num_envs=num_envs, seed=seed)
-    env.reset()
     batches = env_steps // num_envs
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(batches):
@@ -80,7 +82,8 @@ def bench_pipeline() -> None:
     bare_wall, bare_cpu = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
     print(f"pipeline: random backend, N={num_envs}, {env_steps:,} env steps, window {window:,}")
     print(
-        f"  env only (env + RandomValidPolicy, {bare_steps:,} steps before and after): "
+        f"  env only (the trainer's env, {TrainConfig().env_observation} observation, + RandomValidPolicy, "
+        f"{bare_steps:,} steps before and after): "
         f"{bare_wall:,.0f} env steps/s wall, {bare_cpu:,.0f} per CPU s"
     )
     print(f"  end to end (env + windows + artifacts): {wall:,.0f} env steps/s wall, {cpu:,.0f} per CPU s")

@@ -84,6 +84,19 @@ def make_vector_env(config: TrainConfig) -> VectorEnv:
     return WorkerVectorEnv(config)
 
 
+def training_env(config: TrainConfig) -> ProspectorEnv:
+    """The batch of envs a native trainer of `config` steps, reset."""
+    env = ProspectorEnv(
+        num_envs=config.num_envs,
+        seed=config.seed,
+        time_max=config.env_time_max,
+        reward=RewardSpec(**config.reward_kwargs()),
+        observation=config.env_observation,
+    )
+    env.reset()
+    return env
+
+
 def _bind(target: object, env: ProspectorEnv) -> None:
     """Point `target`'s step-output attributes at `env`'s arrays."""
     for name in (
@@ -107,14 +120,7 @@ class NativeVectorEnv:
     workers = 1
 
     def __init__(self, config: TrainConfig) -> None:
-        self.env = ProspectorEnv(
-            num_envs=config.num_envs,
-            seed=config.seed,
-            time_max=config.env_time_max,
-            reward=RewardSpec(**config.reward_kwargs()),
-            observation=config.env_observation,
-        )
-        self.env.reset()
+        self.env = training_env(config)
         _bind(self, self.env)
         self.actions = np.zeros(config.num_envs, dtype=np.int64)
         self.rows = batch_parts(config.num_envs, config.batch_threads)

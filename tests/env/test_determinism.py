@@ -128,8 +128,9 @@ def _steps(env: ProspectorEnv, policy: RandomValidPolicy, count: int) -> list[tu
 
 
 def _whole_arrays(state: dict[str, np.ndarray], like: ProspectorEnv) -> dict[str, np.ndarray]:
-    """`state` as get_state wrote it before it kept only the visited nodes' asteroid rows."""
-    whole = dict(state)
+    """`state` as get_state wrote it before it kept only the visited nodes' asteroid rows (and
+    stored the views too, here stale ones: set_state rewrites them)."""
+    whole = dict(state, observations=np.zeros_like(like.observations), action_mask=np.ones_like(like.action_mask))
     for name, array in like.state._asdict().items():
         if array.ndim > state[name].ndim:
             whole[name] = np.zeros_like(array)
@@ -144,6 +145,7 @@ def test_a_restored_state_steps_exactly_as_the_env_it_was_taken_from(saved_form)
     policy = RandomValidPolicy(8, seed=5)
     _steps(env, policy, 150)
     state, policy_state = env.get_state(), policy.get_state()
+    views = env.observations.copy(), env.action_mask.copy()
     visited = state["asteroids_ready"]
     assert 0 < visited.sum() < visited.size
     assert state["composition"].shape == (visited.sum(), *env.state.composition.shape[2:])
@@ -153,5 +155,7 @@ def test_a_restored_state_steps_exactly_as_the_env_it_was_taken_from(saved_form)
     restored.reset()
     _steps(restored, RandomValidPolicy(8, seed=99), 40)  # other worlds in every row first
     restored.set_state(state if saved_form == "visited rows" else _whole_arrays(state, restored))
+    np.testing.assert_array_equal(restored.observations, views[0])  # rewritten from the state
+    np.testing.assert_array_equal(restored.action_mask, views[1])
     policy.set_state(policy_state)
     assert _steps(restored, policy, 300) == expected

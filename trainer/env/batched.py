@@ -235,18 +235,18 @@ class ProspectorEnv:
         this episode (`asteroids_ready`), in order: the other rows hold dead data (a first
         visit redraws them) and are ~90% of the state, which a checkpoint of every window
         would copy and compress (at 512 envs, 43 MiB: longer than the window's stepping).
+        The observations and action masks are not in it: `set_state` rewrites them from the
+        state (a step leaves every row as that full rewrite would).
         """
         visited = self.state.asteroids_ready
-        state = {
+        return {
             name: array[visited] if _per_asteroid(array) else array.copy() for name, array in self.state._asdict().items()
         }
-        state["observations"] = self.observations.copy()
-        state["action_mask"] = self.action_mask.copy()
-        return state
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
-        """Restore a state taken by `get_state` from an env of the same size (also one taken
-        before it kept only the visited nodes' asteroid rows: those held the whole arrays)."""
+        """Restore a state taken by `get_state` from an env of the same size, and rewrite the
+        observations and action masks from it. (A state taken before get_state kept only the
+        visited nodes' asteroid rows holds whole arrays, and its views, which are not needed.)"""
         visited = state["asteroids_ready"]
         for name, array in self.state._asdict().items():
             saved = state[name]
@@ -255,8 +255,7 @@ class ProspectorEnv:
                 array[visited] = saved
             else:
                 array[...] = saved
-        self.observations[...] = state["observations"]
-        self.action_mask[...] = state["action_mask"]
+        self.refresh_views()
         self._seeded = True
 
     def close(self) -> None:

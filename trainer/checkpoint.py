@@ -161,9 +161,9 @@ class _PlainUnpickler(pickle.Unpickler):
         raise _NeedsTorch
 
 
-def _read_plain(archive: zipfile.ZipFile) -> Any:
+def _read_plain(archive: zipfile.ZipFile, prefix: str) -> Any:
     """The payload of a checkpoint without tensors (_NeedsTorch for one with them)."""
-    with archive.open(f"{_record_prefix(archive)}/data.pkl") as data:
+    with archive.open(f"{prefix}/data.pkl") as data:
         return _PlainUnpickler(data).load()
 
 
@@ -172,8 +172,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     file is not one, or is of a format not in READ_FORMATS."""
     try:
         with zipfile.ZipFile(path) as archive:
+            prefix = _record_prefix(archive)
             try:
-                raw = _read_plain(archive)
+                raw = _read_plain(archive, prefix)
             except _NeedsTorch:
                 import torch  # tensors: a puffer_ppo checkpoint, read by the process that trains it
 
@@ -183,7 +184,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
                 raise CheckpointError(
                     f"{path} has checkpoint format {found!r}; this trainer reads formats {READ_FORMATS} only"
                 )
-            return _with_arrays(raw, archive, _record_prefix(archive))
+            return _with_arrays(raw, archive, prefix)
     except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, RuntimeError, KeyError, zlib.error) as exc:
         raise CheckpointError(f"{path} is not a checkpoint of this trainer ({type(exc).__name__})") from exc
 

@@ -5,13 +5,15 @@ What a user would pick instead: `MaskablePPO` on `ProspectorGymEnv` behind `Acti
 260 -> 128 -> 128 tanh trunk shared by the actor and critic heads (as ours), one torch thread.
 It learns for BENCH_PEER_STEPS env steps (default 32,768: one rollout and its update); ours
 trains BENCH_PEER_OURS_STEPS (default 262,144) through the trainer CLI with the same settings
-(spec observation, 4 minibatches), at one batch thread and at two. sb3-contrib is installed by
-`make bench` (--no-deps: it must not replace the pinned torch).
+(spec observation, 4 minibatches), at one batch thread and at two, then at two with its layers
+in bfloat16 (`--ppo-precision bfloat16`: not the same settings, labelled so). sb3-contrib is
+installed by `make bench` (--no-deps: it must not replace the pinned torch).
 
 Then each at its own defaults, what a user gets out of the box: `MaskablePPO("MlpPolicy", env)`
 on one env (SB3's defaults: 2,048-step rollouts, minibatches of 64, 10 epochs, separate 64-64
 tanh actor and critic) for BENCH_PEER_DEFAULT_STEPS (default 4,096: two rollouts and their
-updates), and `python -m trainer` with no tuning flags for BENCH_PEER_OURS_STEPS.
+updates), and `python -m trainer` with no tuning flags for BENCH_PEER_OURS_STEPS (then with two
+batch threads, then also in bfloat16).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from trainer.env import ProspectorGymEnv
 
 HIDDEN = 128
 NUM_ENVS, ROLLOUT_STEPS, MINIBATCHES, EPOCHS = 256, 128, 4, 4
+BFLOAT16 = ("--ppo-precision", "bfloat16")
 
 
 def masked_envs(count: int) -> Any:
@@ -114,10 +117,10 @@ def ours_sps(root: Path, run_id: str, *flags: str) -> float:
 
 def print_ratios(sb3_label: str, sb3: float, ours: dict[str, float]) -> None:
     """A table: SB3's env steps/s, then each of ours with its ratio to SB3's."""
-    print(f"  {'trainer':<40}{'env steps/s':>12}{'ours / SB3':>12}")
-    print(f"  {sb3_label:<40}{sb3:>12,.0f}{'':>12}")
+    print(f"  {'trainer':<48}{'env steps/s':>12}{'ours / SB3':>12}")
+    print(f"  {sb3_label:<48}{sb3:>12,.0f}{'':>12}")
     for label, sps in ours.items():
-        print(f"  {label:<40}{sps:>12,.0f}{sps / sb3:>11.1f}x")
+        print(f"  {label:<48}{sps:>12,.0f}{sps / sb3:>11.1f}x")
 
 
 def bench_peers() -> None:
@@ -143,11 +146,17 @@ def bench_peers() -> None:
             )
             for threads in (1, 2)
         }
+        ours["ours, batch_threads 2, bfloat16 layers"] = ours_sps(
+            Path(root), "peer2bf16", *same_settings, "--batch-threads", "2", *BFLOAT16
+        )
         print("  same settings (target >= 10x):")
         print_ratios("SB3-contrib MaskablePPO", sb3_sps(peer_steps), ours)
         ours = {
             "ours, defaults": ours_sps(Path(root), "default1", *length),
             "ours, defaults + --batch-threads 2": ours_sps(Path(root), "default2", *length, "--batch-threads", "2"),
+            "ours, defaults + --batch-threads 2, bfloat16": ours_sps(
+                Path(root), "default2bf16", *length, "--batch-threads", "2", *BFLOAT16
+            ),
         }
     sb3, sb3_settings = sb3_default_sps(default_steps)
     config = TrainConfig()

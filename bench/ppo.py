@@ -1,16 +1,17 @@
 """PPO backend: throughput against the policy-only bound, and (opt-in) learning against baselines.
 
-Throughput: for each hidden-size setting and thread setting (batch_threads x torch_threads),
-end-to-end env steps/s of a PPO run through the trainer CLI (env, policy, updates, windows,
+Throughput: for each hidden-size setting, thread setting (batch_threads x torch_threads) and
+precision of the policy's layers (float32, bfloat16), end-to-end env steps/s of a PPO run through the trainer CLI (env, policy, updates, windows,
 artifacts), and the *bound*: the same backend's rollout forward passes and update epochs on
 the same batch sizes, parts and threads with the env replaced by a frozen batch (no env
 stepping). Efficiency = end to end / bound; "x 1 thread" = end to end / the first setting's
-(1x1) end to end at the same size.
+(1x1) float32 end to end at the same size.
 Then, at the first size, the same settings with the other core kept busy by a spinning
 process (how each degrades when the second core is taken).
   BENCH_PPO_STEPS (default 1,000,000 env steps per run), BENCH_PPO_SIZES (default
-  "64,64 128,128 256,256"), BENCH_PPO_THREADS (default "1x1 2x1 1x2"), BENCH_PPO_BUSY_STEPS
-  (default 100,000, bounds over one rollout; 0 = skip the busy-core rows).
+  "64,64 128,128 256,256"), BENCH_PPO_THREADS (default "1x1 2x1 1x2"), BENCH_PPO_PRECISIONS
+  (default "float32 bfloat16"; the busy-core rows are float32), BENCH_PPO_BUSY_STEPS (default
+  100,000, bounds over one rollout; 0 = skip the busy-core rows).
 
 Learning (named on the command line, `python -m bench learning`, or BENCH_PPO_LEARNING=1): the default config trained for BENCH_PPO_LEARNING_STEPS
 (default 10,000,000) env steps at each seed of BENCH_PPO_LEARNING_SEEDS (default "1"; "1,2,3"
@@ -121,22 +122,22 @@ def windows(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def _throughput_row(
-    root: Path, run_id: str, size: str, threads: tuple[int, int], steps: int, rollouts: int
+    root: Path, run_id: str, size: str, threads: tuple[int, int], precision: str, steps: int, rollouts: int
 ) -> tuple[float, float]:
-    """(bound, end-to-end) env steps/s of hidden sizes `size` at (batch, torch) `threads`; the
-    bound (over `rollouts` rollouts) is measured before and after the run and averaged (the
-    box's load drifts)."""
+    """(bound, end-to-end) env steps/s of hidden sizes `size` at (batch, torch) `threads` and
+    `precision`; the bound (over `rollouts` rollouts) is measured before and after the run and
+    averaged (the box's load drifts)."""
     hidden = [int(w) for w in size.split(",")]
     batch_threads, torch_threads = threads
     config = TrainConfig(
         trainer_backend="puffer_ppo", total_env_steps=steps, ppo_hidden_sizes=hidden,
-        batch_threads=batch_threads, torch_threads=torch_threads,
+        batch_threads=batch_threads, torch_threads=torch_threads, ppo_precision=precision,
     )  # fmt: skip
     bound_before = policy_bound_sps(config, rollouts)
     run = train_run(
         root, run_id, "--total-env-steps", str(steps), "--window-env-steps", str(min(steps, 100_000)),
         "--ppo-hidden-sizes", *size.split(","), "--batch-threads", str(batch_threads),
-        "--torch-threads", str(torch_threads),
+        "--torch-threads", str(torch_threads), "--ppo-precision", precision,
     )  # fmt: skip
     bound = (bound_before + policy_bound_sps(config, rollouts)) / 2
     last = windows(run)[-1]
@@ -150,30 +151,33 @@ def bench_ppo_throughput() -> None:
     settings = [
         tuple(int(n) for n in text.split("x")) for text in os.environ.get("BENCH_PPO_THREADS", "1x1 2x1 1x2").split()
     ]
+    precisions = os.environ.get("BENCH_PPO_PRECISIONS", "float32 bfloat16").split()
     default = TrainConfig()
     print(
         f"ppo throughput: N={default.num_envs}, rollout {default.ppo_rollout_steps}, "
         f"{default.ppo_update_epochs} epochs x {default.ppo_num_minibatches} minibatches, "
         f"{steps:,} env steps per run; threads = batch_threads x torch_threads "
-        f"(default {default.batch_threads}x{default.torch_threads}); target on two cores: x 1 thread >= 1.5 "
+        f"(default {default.batch_threads}x{default.torch_threads}, {default.ppo_precision}); target on two cores: x 1 thread >= 1.5 "
         "at efficiency >= 0.85"
     )
-    print(f"  {'hidden':<10}{'threads':>8}{'bound sps':>12}{'end-to-end sps':>16}{'efficiency':>12}", end="")
-    print(f"{'x 1 thread':>12}")
-    rows: list[tuple[str, tuple[int, int], int, str]] = [(size, t, steps, "") for size in sizes for t in settings]
+    print(f"  {'hidden':<10}{'threads':>8}{'precision':>10}{'bound sps':>12}{'end-to-end sps':>16}", end="")
+    print(f"{'efficiency':>12}{'x 1 thread':>12}")
+    rows = [(size, t, p, steps, False) for size in sizes for p in precisions for t in settings]
     if busy_steps:
-        rows += [(sizes[0], t, busy_steps, "busy") for t in settings]
-    one_thread: dict[tuple[str, str], float] = {}
+        rows += [(sizes[0], t, "float32", busy_steps, True) for t in settings]
+    one_thread: dict[tuple[str, bool], float] = {}
     with tempfile.TemporaryDirectory() as root:
-        for k, (size, threads, run_steps, busy) in enumerate(rows):
-            if busy and k == len(sizes) * len(settings):
+        for k, (size, threads, precision, run_steps, busy) in enumerate(rows):
+            if busy and not rows[k - 1][4]:
                 print(f"  with the other core busy (a spinning process), {busy_steps:,} env steps per run:")
             with busy_core() if busy else contextlib.nullcontext():
-                bound, end_to_end = _throughput_row(Path(root), f"tp{k}", size, threads, run_steps, 1 if busy else 3)
-            one_thread.setdefault((size, busy), end_to_end)  # settings start with 1x1
+                bound, end_to_end = _throughput_row(
+                    Path(root), f"tp{k}", size, threads, precision, run_steps, 1 if busy else 3
+                )
+            one_thread.setdefault((size, busy), end_to_end)  # each size's rows start with its first setting
             label = f"{threads[0]}x{threads[1]}"
             print(
-                f"  {size:<10}{label:>8}{bound:>12,.0f}{end_to_end:>16,.0f}{end_to_end / bound:>12.2f}"
+                f"  {size:<10}{label:>8}{precision:>10}{bound:>12,.0f}{end_to_end:>16,.0f}{end_to_end / bound:>12.2f}"
                 f"{end_to_end / one_thread[size, busy]:>12.2f}"
             )
 

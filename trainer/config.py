@@ -37,6 +37,7 @@ EvalMode = Literal["sample", "argmax"]
 EnvObservation = Literal["spec", "scouted"]
 VectorBackend = Literal["native", "serial", "multiprocessing"]
 Device = Literal["cpu", "cuda"]
+Precision = Literal["float32", "bfloat16"]
 
 DEFAULT_WINDOW_ENV_STEPS = 100_000
 # What a milestone may watch: window metrics, evaluation metrics (PPO with eval_episodes), and
@@ -302,6 +303,12 @@ class TrainConfig(BaseModel):
         True,
         description="Standardise each observation value by its running mean and std over the rollouts seen so far "
         "(updated after each update, kept in the policy and its checkpoints), clipped to +-10.",
+    )
+    ppo_precision: Precision = Field(
+        "float32",
+        description="Precision of the policy's layers. bfloat16: its matrix products run under torch autocast "
+        "(weights, gradients, optimizer, logits and losses stay float32); ~1.5x faster on CPUs with AVX-512 BF16 "
+        "or AMX, slower on others.",
     )
     ppo_anneal_lr: bool = Field(True, description="Anneal the learning rate linearly to 0 over the run.")
     ppo_anneal_ent: bool = Field(True, description="Anneal the entropy coefficient linearly to 0 over the run.")

@@ -22,6 +22,8 @@ from trainer.env.batched import observation_size
 
 
 Moment = TypeVar("Moment", float, torch.Tensor)
+# The dtype a Policy's layers compute in, by its `precision` (TrainConfig.ppo_precision).
+PRECISIONS: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 _MOMENT_BLOCK_ROWS = 1024  # rows of a batch converted to float64 at once (they stay in cache)
 
 
@@ -33,6 +35,12 @@ def merged_moments(
     total = count + n
     delta = batch_mean - mean
     return mean + delta * n / total, (var * count + batch_var * n + delta**2 * count * n / total) / total, total
+
+
+def bfloat16_is_native() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX-512 BF16 or AMX); without,
+    torch converts in software and bfloat16 layers are slower than float32 ones."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 class ObservationNormalizer(nn.Module):
@@ -89,8 +97,12 @@ class Policy(nn.Module):
         obs_size: int = OBS_DIM,
         separate_critic: bool = False,
         normalize_observations: bool = False,
+        precision: str = "float32",
     ) -> None:
         super().__init__()
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        self.precision = precision
         self.hidden_sizes = list(hidden_sizes)
         self.obs_size = obs_size
         self.obs_norm = ObservationNormalizer(obs_size) if normalize_observations else None
@@ -104,25 +116,34 @@ class Policy(nn.Module):
     def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Masked logits (invalid actions at -inf) and values (batch,)."""
         obs = self._standardised(obs)
-        hidden = self.trunk(obs)
-        logits = self.actor(hidden).masked_fill(~mask, -math.inf)
-        critic_hidden = hidden if self.critic_trunk is None else self.critic_trunk(obs)
-        return logits, self.critic(critic_hidden).squeeze(-1)
+        with self._layer_precision(obs):
+            hidden = self.trunk(obs)
+            logits = self.actor(hidden)
+            values = self.critic(hidden if self.critic_trunk is None else self.critic_trunk(obs))
+        return logits.float().masked_fill(~mask, -math.inf), values.float().squeeze(-1)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """The critic's values (batch,) alone."""
         trunk = self.trunk if self.critic_trunk is None else self.critic_trunk
-        return self.critic(trunk(self._standardised(obs))).squeeze(-1)
+        obs = self._standardised(obs)
+        with self._layer_precision(obs):
+            values = self.critic(trunk(obs))
+        return values.float().squeeze(-1)
 
     def _standardised(self, obs: torch.Tensor) -> torch.Tensor:
         return obs if self.obs_norm is None else self.obs_norm(obs)
 
+    def _layer_precision(self, obs: torch.Tensor) -> torch.autocast:
+        """Autocast to the precision's dtype (a no-op for float32): layers compute in it, while
+        the weights, their gradients and everything after the layers stay float32."""
+        dtype = PRECISIONS[self.precision]
+        return torch.autocast(obs.device.type, dtype=dtype, enabled=dtype != torch.float32)
+
     def describe(self) -> str:
         """The architecture in one line, e.g. `260-128-128 tanh -> 69 + 1`."""
         widths = "-".join(map(str, [self.obs_size, *self.hidden_sizes]))
-        if self.critic_trunk is not None:
-            return f"{widths} tanh -> {N_ACTIONS}, {widths} tanh -> 1"
-        return f"{widths} tanh -> {N_ACTIONS} + 1"
+        heads = f"{N_ACTIONS}, {widths} tanh -> 1" if self.critic_trunk is not None else f"{N_ACTIONS} + 1"
+        return f"{widths} tanh -> {heads}" + ("" if self.precision == "float32" else f" ({self.precision})")
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -172,6 +193,7 @@ def load_policy(checkpoint: dict[str, Any]) -> Policy:
         obs_size=observation_size(config.get("env_observation", "spec")),
         separate_critic=config.get("ppo_separate_critic", False),
         normalize_observations=saved_config(config)["ppo_normalize_observations"],
+        precision=config.get("ppo_precision", "float32"),
     )
     policy.load_state_dict(checkpoint["backend"]["policy"])
     return policy.eval()

@@ -49,7 +49,7 @@ from trainer.env.batched import observation_size
 from trainer.evaluate import ActFn, run_episodes
 from trainer.logs import logger
 from trainer.parts import PartRunner, batch_parts
-from trainer.policy import Policy, entropy, log_probs, merged_moments, policy_act, sample
+from trainer.policy import Policy, bfloat16_is_native, entropy, log_probs, merged_moments, policy_act, sample
 
 if TYPE_CHECKING:
     from trainer.backends import StepView
@@ -155,6 +155,10 @@ class PPOBackend:
         torch.set_num_threads(config.torch_threads)  # before any thread that runs the policy starts
         self.config = config
         self.device = resolve_device(config.device)
+        if config.ppo_precision == "bfloat16" and self.device.type == "cpu" and not bfloat16_is_native():
+            logger.warning(
+                "ppo_precision bfloat16: this CPU has no bfloat16 instructions, so training runs slower than in float32"
+            )
         self.parts = batch_parts(config.num_envs, config.batch_threads)
         self.runner = PartRunner(config.batch_threads)
         self.generators = [
@@ -168,12 +172,11 @@ class PPOBackend:
             self.obs_size,
             config.ppo_separate_critic,
             config.ppo_normalize_observations,
+            config.ppo_precision,
         ).to(self.device)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.ppo_learning_rate, eps=1e-5)
         self.reward_scaler = (
-            RewardScaler(config.num_envs, config.ppo_reward_clip)
-            if config.ppo_normalize_reward
-            else None
+            RewardScaler(config.num_envs, config.ppo_reward_clip) if config.ppo_normalize_reward else None
         )
         steps, envs = config.ppo_rollout_steps, config.num_envs
         self.batch_size = steps * envs

@@ -2,6 +2,7 @@
 determinism, resume, checkpoints, evaluation)."""
 
 import json
+import logging.handlers
 import shutil
 import threading
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.env import N_ACTIONS, OBS_DIM
 from trainer.evaluate import main as evaluate_main
+from trainer.logs import logger
 from trainer.parts import PartRunner
 from trainer.policy import ObservationNormalizer, Policy, entropy, load_policy, log_probs, policy_act, sample
 from trainer.ppo import EVAL_FIELDS, UPDATE_FIELDS, PPOBackend, compute_gae
@@ -253,6 +255,39 @@ def test_a_separate_critic_keeps_the_value_loss_out_of_the_actors_trunk(tmp_path
     assert evaluate_main(["--checkpoint", str(paths.checkpoint(1)), "--episodes", "2", "--time-max", "60"]) == 0
 
 
+def test_a_bfloat16_policy_computes_its_layers_in_bfloat16_and_keeps_float32_weights_and_outputs(tmp_path):
+    exact, fast = (Policy([32, 32], torch.Generator().manual_seed(0), precision=p) for p in ("float32", "bfloat16"))
+    obs, mask = torch.randn(64, OBS_DIM, generator=torch.Generator().manual_seed(1)), torch.rand(64, N_ACTIONS) < 0.5
+    (logits, values), (fast_logits, fast_values) = exact(obs, mask), fast(obs, mask)
+    assert fast_logits.dtype == fast_values.dtype == torch.float32
+    assert torch.equal(torch.isinf(fast_logits), ~mask)
+    for fast_out, out in ((fast_values, values), (fast_logits[mask], logits[mask])):
+        assert not torch.equal(fast_out, out)  # rounded to bfloat16's 8 significant bits on the way...
+        torch.testing.assert_close(fast_out, out, rtol=0, atol=0.03 * out.abs().max().item())  # ...no further
+    (log_probs(fast_logits)[mask].sum() + fast_values.sum()).backward()
+    assert all(p.dtype == p.grad.dtype == torch.float32 and p.grad.abs().sum() > 0 for p in fast.parameters())
+    with pytest.raises(ValueError, match="precision"):
+        Policy([32], precision="float16")
+
+    assert train(tmp_path, "--run-id", "bf16", *TINY, "--total-env-steps", "1000", "--ppo-precision", "bfloat16") == 0
+    paths = RunPaths.of(tmp_path, "bf16")
+    assert read_metadata(paths).policy_architecture == "284-32-32 tanh -> 69 + 1 (bfloat16)"
+    assert load_policy(load_checkpoint(paths.checkpoint(1))).precision == "bfloat16"
+    assert evaluate_main(["--checkpoint", str(paths.checkpoint(1)), "--episodes", "2", "--time-max", "60"]) == 0
+
+
+def test_asking_for_bfloat16_on_a_cpu_without_bfloat16_instructions_warns_that_it_is_slower(monkeypatch):
+    seen = logging.handlers.BufferingHandler(capacity=100)
+    logger.addHandler(seen)
+    try:
+        for native in (True, False):
+            monkeypatch.setattr("trainer.ppo.bfloat16_is_native", lambda native=native: native)
+            PPOBackend(TrainConfig(trainer_backend="puffer_ppo", num_envs=8, ppo_precision="bfloat16"))
+    finally:
+        logger.removeHandler(seen)
+    assert ["slower than in float32" in record.getMessage() for record in seen.buffer] == [True]
+
+
 def test_the_observation_normalizer_standardises_by_the_running_statistics_of_every_batch_seen():
     norm = ObservationNormalizer(3, clip=4.0)
     raw = torch.tensor([[1.0, -2.0, 0.5], [3.0, 2.0, 0.5]])
@@ -306,7 +341,9 @@ def test_the_entropy_bonus_anneals_to_zero_on_the_learning_rates_schedule_unless
 
 
 @pytest.mark.parametrize(
-    ("threads", "flags"), [("1", []), ("2", []), ("1", ["--no-ppo-normalize-observations"])], ids=["1", "2", "no-obs-norm"]
+    ("threads", "flags"),
+    [("1", []), ("2", []), ("1", ["--no-ppo-normalize-observations"]), ("2", ["--ppo-precision", "bfloat16"])],
+    ids=["1", "2", "no-obs-norm", "2-bfloat16"],
 )
 def test_same_seed_gives_identical_windows_and_a_resumed_run_equals_an_uninterrupted_one(tmp_path, threads, flags):
     tiny = [*TINY, "--batch-threads", threads, *flags]

@@ -76,6 +76,7 @@ FLAGS = [
     ("--ppo-max-grad-norm", ["1.5"], "ppo_max_grad_norm", 1.5),
     ("--ppo-hidden-sizes", ["48", "24"], "ppo_hidden_sizes", [48, 24]),
     ("--ppo-separate-critic", [], "ppo_separate_critic", True),
+    ("--ppo-precision", ["bfloat16"], "ppo_precision", "bfloat16"),
     ("--no-ppo-normalize-observations", [], "ppo_normalize_observations", False),
     ("--no-ppo-anneal-lr", [], "ppo_anneal_lr", False),
     ("--no-ppo-anneal-ent", [], "ppo_anneal_ent", False),

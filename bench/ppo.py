@@ -1,11 +1,11 @@
 """PPO backend: throughput against the policy-only bound, and (opt-in) learning against baselines.
 
 Throughput: for each hidden-size setting, thread setting (batch_threads x torch_threads) and
-precision of the policy's layers (float32, bfloat16), end-to-end env steps/s of a PPO run through the trainer CLI (env, policy, updates, windows,
-artifacts), and the *bound*: the same backend's rollout forward passes and update epochs on
-the same batch sizes, parts and threads with the env replaced by a frozen batch (no env
-stepping). Efficiency = end to end / bound; "x 1 thread" = end to end / the first setting's
-(1x1) float32 end to end at the same size.
+precision of the policy's layers (float32, bfloat16), end-to-end env steps/s of a PPO run
+through the trainer CLI (env, policy, updates, windows, artifacts), and the *bound*: the same
+backend's rollout forward passes and update epochs on the same batch sizes, parts and threads
+with the env replaced by a frozen batch (no env stepping). Efficiency = end to end / bound;
+"x 1 thread" = end to end / the first setting's (1x1) float32 end to end at the same size.
 Then, at the first size, the same settings with the other core kept busy by a spinning
 process (how each degrades when the second core is taken).
   BENCH_PPO_STEPS (default 1,000,000 env steps per run), BENCH_PPO_SIZES (default
@@ -178,8 +178,8 @@ def bench_ppo_throughput() -> None:
         f"ppo throughput: N={default.num_envs}, rollout {default.ppo_rollout_steps}, "
         f"{default.ppo_update_epochs} epochs x {default.ppo_num_minibatches} minibatches, "
         f"{steps:,} env steps per run; threads = batch_threads x torch_threads "
-        f"(default {default.batch_threads}x{default.torch_threads}, {default.ppo_precision}); target on two cores: x 1 thread >= 1.5 "
-        "at efficiency >= 0.85"
+        f"(default {default.batch_threads}x{default.torch_threads}, {default.ppo_precision}); "
+        "target on two cores: x 1 thread >= 1.5 at efficiency >= 0.85"
     )
     print(f"  {'hidden':<10}{'threads':>8}{'precision':>10}{'bound sps':>12}{'end-to-end sps':>16}", end="")
     print(f"{'efficiency':>12}{'x 1 thread':>12}")

@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 from tests.support import LONG, file_windows
 from tests.serving import Server, wait_for
 from tests.dashboard.browser import screenshot
+from trainer.config import TrainConfig
 
 
 def chart_window_ids(page: Page) -> list[int]:
@@ -48,7 +49,19 @@ def test_a_random_run_launched_from_the_form_charts_every_window_and_completes(p
     screenshot(page, "runs")
 
 
-def test_the_servers_422_is_shown_next_to_the_field_it_names(page: Page, server: Server) -> None:
+def test_every_launch_preset_fills_the_form_with_a_config_the_trainer_accepts(page: Page, server: Server) -> None:
+    page.goto(server.url + "/#/launch")
+    presets = page.evaluate("import('/static/js/pages/launch.js').then((launch) => launch.PRESETS)")
+    assert "PPO long, fast (bfloat16, 2 threads)" in presets
+    for name, values in presets.items():
+        config = TrainConfig(**values)  # raises, naming the field, on a preset the trainer refuses
+        page.click(f"[data-preset='{name}']")
+        for field, value in values.items():
+            expect(page.locator(f"#field-{field}")).to_have_value(str(value))
+        assert config.model_dump(include=set(values)) == values
+
+
+
     page.goto(server.url + "/#/launch")
     page.fill("#field-run_id", "refused")
     page.fill("#field-total_env_steps", "1000")

@@ -61,7 +61,7 @@ def test_every_launch_preset_fills_the_form_with_a_config_the_trainer_accepts(pa
         assert config.model_dump(include=set(values)) == values
 
 
-
+def test_the_servers_422_is_shown_next_to_the_field_it_names(page: Page, server: Server) -> None:
     page.goto(server.url + "/#/launch")
     page.fill("#field-run_id", "refused")
     page.fill("#field-total_env_steps", "1000")

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.ppo import train_run, windows
+from bench.ppo import run_sps
 from trainer.config import TrainConfig
 from trainer.env import ProspectorGymEnv
 
@@ -109,12 +109,6 @@ def sb3_default_sps(steps: int) -> tuple[float, str]:
     return learn_sps(model, steps), settings
 
 
-def ours_sps(root: Path, run_id: str, *flags: str) -> float:
-    """Env steps/s of a trainer run with `flags`, over the whole run (its last window's total)."""
-    last = windows(train_run(root, run_id, *flags))[-1]
-    return last["env_steps_total"] / last["elapsed_s"]
-
-
 def print_ratios(sb3_label: str, sb3: float, ours: dict[str, float]) -> None:
     """A table: SB3's env steps/s, then each of ours with its ratio to SB3's."""
     print(f"  {'trainer':<48}{'env steps/s':>12}{'ours / SB3':>12}")
@@ -141,20 +135,20 @@ def bench_peers() -> None:
     ]  # fmt: skip
     with tempfile.TemporaryDirectory() as root:
         ours = {
-            f"ours, batch_threads {threads}": ours_sps(
+            f"ours, batch_threads {threads}": run_sps(
                 Path(root), f"peer{threads}", *same_settings, "--batch-threads", str(threads)
             )
             for threads in (1, 2)
         }
-        ours["ours, batch_threads 2, bfloat16 layers"] = ours_sps(
+        ours["ours, batch_threads 2, bfloat16 layers"] = run_sps(
             Path(root), "peer2bf16", *same_settings, "--batch-threads", "2", *BFLOAT16
         )
         print("  same settings (target >= 10x):")
         print_ratios("SB3-contrib MaskablePPO", sb3_sps(peer_steps), ours)
         ours = {
-            "ours, defaults": ours_sps(Path(root), "default1", *length),
-            "ours, defaults + --batch-threads 2": ours_sps(Path(root), "default2", *length, "--batch-threads", "2"),
-            "ours, defaults + --batch-threads 2, bfloat16": ours_sps(
+            "ours, defaults": run_sps(Path(root), "default1", *length),
+            "ours, defaults + --batch-threads 2": run_sps(Path(root), "default2", *length, "--batch-threads", "2"),
+            "ours, defaults + --batch-threads 2, bfloat16": run_sps(
                 Path(root), "default2bf16", *length, "--batch-threads", "2", *BFLOAT16
             ),
         }

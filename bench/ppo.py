@@ -141,6 +141,12 @@ def windows(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / "metrics" / "windows.jsonl").read_bytes().splitlines()]
 
 
+def run_sps(root: Path, run_id: str, *flags: str) -> float:
+    """Env steps/s of a PPO trainer run with `flags`, over the whole run (its last window's total)."""
+    last = windows(train_run(root, run_id, *flags))[-1]
+    return last["env_steps_total"] / last["elapsed_s"]
+
+
 def _throughput_row(
     root: Path, run_id: str, size: str, threads: tuple[int, int], precision: str, steps: int, rollouts: int
 ) -> tuple[float, float]:
@@ -154,14 +160,12 @@ def _throughput_row(
         batch_threads=batch_threads, torch_threads=torch_threads, ppo_precision=precision,
     )  # fmt: skip
     bound_before = policy_bound_sps(config, rollouts)
-    run = train_run(
+    end_to_end = run_sps(
         root, run_id, "--total-env-steps", str(steps), "--window-env-steps", str(min(steps, 100_000)),
         "--ppo-hidden-sizes", *size.split(","), "--batch-threads", str(batch_threads),
         "--torch-threads", str(torch_threads), "--ppo-precision", precision,
     )  # fmt: skip
-    bound = (bound_before + policy_bound_sps(config, rollouts)) / 2
-    last = windows(run)[-1]
-    return bound, last["env_steps_total"] / last["elapsed_s"]
+    return (bound_before + policy_bound_sps(config, rollouts)) / 2, end_to_end
 
 
 def bench_ppo_throughput() -> None:

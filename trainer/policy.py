@@ -187,12 +187,12 @@ def load_policy(checkpoint: dict[str, Any]) -> Policy:
     """The policy of a PPO checkpoint (as read by trainer.checkpoint.load_checkpoint)."""
     if checkpoint["trainer_backend"] != "puffer_ppo":
         raise ValueError(f"not a PPO checkpoint (trainer_backend {checkpoint['trainer_backend']!r})")
-    config = checkpoint["config"]
+    config = saved_config(checkpoint["config"])
     policy = Policy(
         config["ppo_hidden_sizes"],
         obs_size=observation_size(config.get("env_observation", "spec")),
         separate_critic=config.get("ppo_separate_critic", False),
-        normalize_observations=saved_config(config)["ppo_normalize_observations"],
+        normalize_observations=config["ppo_normalize_observations"],
         precision=config.get("ppo_precision", "float32"),
     )
     policy.load_state_dict(checkpoint["backend"]["policy"])

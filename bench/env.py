@@ -6,6 +6,10 @@ draw what a HOLD step draws (the market's 6 normals and 2 uniforms), write the o
 row and the 69 mask bits. Env and bound alternate, REPEATS times each per batch size, and the
 best of each is printed (rates per CPU second of this process: steadier on a shared machine).
 BENCH_ENV_SECONDS (default 1) sets how long each repetition steps.
+
+A second figure takes both cores: the trainer's own native vector env and random backend at
+N=1024 with `batch_threads` 2 (each half of the batch acted on and stepped by its own thread)
+against 1, in wall-clock steps/s.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ import time
 import numpy as np
 from numba import njit
 
+from trainer.backends import RandomBackend
+from trainer.config import TrainConfig
 from trainer.env import N_ACTIONS, OBS_DIM, ProspectorEnv, RandomValidPolicy
 from trainer.env.rng import normal, uniform01
 from trainer.env.rules import A_CASH_OUT, N_COMMODITIES
 from trainer.evaluate import baseline_act, run_episodes
+from trainer.vector import NativeVectorEnv
 
 BATCH_SIZES = (1, 64, 256, 1024, 4096)
 REPEATS = 3
@@ -86,6 +93,27 @@ def env_and_bound(num_envs: int, seconds: float) -> tuple[float, float]:
     return max(runs["env"]), max(runs["bound"])
 
 
+def batch_threads_rates(num_envs: int, seconds: float) -> dict[int, float]:
+    """Best wall-clock env steps/s of the trainer's native env and random backend (the 260-value
+    observation) at batch_threads 1 and 2, measured alternately."""
+    trainers: dict[int, tuple[NativeVectorEnv, RandomBackend]] = {}
+    for threads in (1, 2):
+        config = TrainConfig(num_envs=num_envs, batch_threads=threads, env_observation="spec", seed=0)
+        trainers[threads] = (NativeVectorEnv(config), RandomBackend(config))
+    rates: dict[int, list[float]] = {threads: [] for threads in trainers}
+    for repeat in range(REPEATS + 1):  # the first round warms up
+        for threads, (vector, backend) in trainers.items():
+            batches, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                vector.act_and_step(backend.act)
+                batches += 1
+            if repeat:
+                rates[threads].append(batches * num_envs / (time.perf_counter() - start))
+    for vector, _ in trainers.values():
+        vector.close()
+    return {threads: max(values) for threads, values in rates.items()}
+
+
 _FIRST_STEP = (
     "import time; t = time.perf_counter(); "
     "from trainer.env import ProspectorEnv, RandomValidPolicy; "
@@ -110,6 +138,11 @@ def bench_env() -> None:
     for num_envs in BATCH_SIZES:
         env, bound = env_and_bound(num_envs, seconds)
         print(f"  {num_envs:>5} {env:>14,.0f} {bound:>14,.0f} {env / bound:>12.2f}")
+    rates = batch_threads_rates(1024, seconds)
+    print(
+        f"  both cores, N=1024 (the trainer's native env and random backend, --batch-threads 2): "
+        f"{rates[2]:,.0f} env steps/s wall, {rates[2] / rates[1]:.2f}x its one thread ({rates[1]:,.0f})"
+    )
     with tempfile.TemporaryDirectory() as cache_dir:
         compile_s = time_to_first_step(cache_dir)
         cached_s = time_to_first_step(cache_dir)

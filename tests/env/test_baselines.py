@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from trainer.env import ProspectorEnv, RandomValidPolicy
+from trainer.env import N_ACTIONS, ProspectorEnv, RandomValidPolicy
+from trainer.env.rng import integers
 from trainer.evaluate import baseline_act, evaluation_seeds, run_episodes
 
 
@@ -24,3 +25,16 @@ def test_evaluation_seeds_have_the_top_bit_set_and_training_seeds_do_not():
         env.step(policy.act(env.action_mask))
         training_seeds.update(env.state.episode_seed.tolist())
     assert len(training_seeds) > 256 and max(training_seeds) < 2**63
+
+
+def test_random_policy_takes_the_kth_valid_action_for_the_k_its_stream_draws():
+    masks = np.random.default_rng(0).random((512, N_ACTIONS)) < 0.3
+    masks[::7] = False
+    masks[::7, 5] = True  # rows with a single valid action
+    policy = RandomValidPolicy(512, seed=4)
+    streams = policy.get_state()
+    actions = policy.act(masks).copy()
+    for i, row in enumerate(masks):
+        valid = np.flatnonzero(row)
+        assert actions[i] == valid[integers(streams, i, 0, len(valid))]
+    assert (policy.get_state() == streams).all()  # the policy's streams advanced as the copy's did

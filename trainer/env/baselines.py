@@ -26,21 +26,22 @@ def _seed_streams(rng, seed):
         pcg32_seed(rng, i, derive_seed(seed, i, _POLICY_SEED_DOMAIN))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sample_valid_actions(action_mask, rng, out):
-    """out[i] = an action drawn uniformly from the valid actions of env i (stream rng[i])."""
+    """out[i] = an action drawn uniformly from the valid actions of env i (stream rng[i]): the
+    k-th valid one for k drawn in [0, count). Without branches on the mask: a mask the branch
+    predictor cannot learn (the env bench's bound writes random bits) cost ~3x as much."""
     for i in range(action_mask.shape[0]):
         count = 0
         for a in range(N_ACTIONS):
-            if action_mask[i, a]:
-                count += 1
+            count += action_mask[i, a]
         k = integers(rng, i, 0, count)
+        seen = 0
+        before = 0  # actions before the (k+1)-th valid one
         for a in range(N_ACTIONS):
-            if action_mask[i, a]:
-                if k == 0:
-                    out[i] = a
-                    break
-                k -= 1
+            seen += action_mask[i, a]
+            before += seen <= k
+        out[i] = before
 
 
 class RandomValidPolicy:

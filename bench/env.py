@@ -3,8 +3,10 @@ start-up, greedy eval.
 
 The bound is the same batch loop doing only the unavoidable work of a step: for every env,
 draw what a HOLD step draws (the market's 6 normals and 2 uniforms), write the observation
-row and the 69 mask bits. Env and bound alternate, REPEATS times each per batch size, and the
-best of each is printed (rates per CPU second of this process: steadier on a shared machine).
+row and the 69 mask bits; both loops take their actions from RandomValidPolicy (whose choice
+costs the same on the bound's random mask bits as on the env's masks). Env and bound
+alternate, REPEATS times each per batch size, and the best of each is printed (rates per CPU
+second of this process: steadier on a shared machine).
 BENCH_ENV_SECONDS (default 1) sets how long each repetition steps.
 
 A second figure takes both cores: the trainer's own native vector env and random backend at

@@ -68,7 +68,7 @@ def clamp(x, lo, hi):
     return min(max(x, lo), hi)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _linked(s, i, u, v):
     for k in range(MAX_NEIGHBORS):
         if s.neighbor[i, u, k] == v:
@@ -76,7 +76,7 @@ def _linked(s, i, u, v):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_edge(s, i, u, v):
     """Draw an edge's time, fuel and threat, and store it in each endpoint's first free slot
     (both have one)."""
@@ -164,16 +164,21 @@ def generate_world(s, i, episode_seed, time_max):
         s.hazard[i, v] = hazard
         s.pirate[i, v] = pirate
 
-    # Spanning tree: the parent is drawn among earlier nodes that still have a free slot.
+    # Spanning tree: the parent is drawn among earlier nodes that still have a free slot, in
+    # index order (kept as a list: a node joins it once connected, leaves it once full).
     candidates = s.scratch_nodes
+    candidates[i, 0] = 0
+    m = 1
     for v in range(1, n):
-        m = 0
-        for u in range(v):
-            if s.scratch_degree[i, u] < MAX_NEIGHBORS:
-                candidates[i, m] = u
-                m += 1
-        parent = candidates[i, integers(s.rng, i, 0, m)]
+        k = integers(s.rng, i, 0, m)
+        parent = candidates[i, k]
         _add_edge(s, i, v, parent)
+        if s.scratch_degree[i, parent] == MAX_NEIGHBORS:
+            for j in range(k, m - 1):
+                candidates[i, j] = candidates[i, j + 1]
+            m -= 1
+        candidates[i, m] = v
+        m += 1
 
     for _ in range(n):
         u = integers(s.rng, i, 0, n)

@@ -149,10 +149,34 @@ class Policy(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+class _SigmoidTanh(torch.autograd.Function):
+    """tanh(x) computed as 2 sigmoid(2x) - 1, with tanh's own backward (grad * (1 - y^2))."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        y = torch.sigmoid(x * 2).mul_(2).sub_(1)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y)
+
+
+class Tanh(nn.Module):
+    """The hidden layers' tanh, ~3.5x faster than `nn.Tanh` on CPU: torch's CPU tanh kernel
+    computes element by element (~2.5 ns each here, as long as the 128x128 matrix product before
+    it), its sigmoid is vectorised. Within 2e-7 of tanh in float32 (torch's own: 3e-8)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _SigmoidTanh.apply(x)
+
+
 def _tanh_mlp(width: int, hidden_sizes: Sequence[int], generator: torch.Generator | None) -> nn.Sequential:
     layers: list[nn.Module] = []
     for size in hidden_sizes:
-        layers += [_orthogonal(nn.Linear(width, size), math.sqrt(2), generator), nn.Tanh()]
+        layers += [_orthogonal(nn.Linear(width, size), math.sqrt(2), generator), Tanh()]
         width = size
     return nn.Sequential(*layers)
 

@@ -21,7 +21,7 @@ from trainer.env import N_ACTIONS, OBS_DIM
 from trainer.evaluate import main as evaluate_main
 from trainer.logs import logger
 from trainer.parts import PartRunner
-from trainer.policy import ObservationNormalizer, Policy, entropy, load_policy, log_probs, policy_act, sample
+from trainer.policy import ObservationNormalizer, Policy, Tanh, entropy, load_policy, log_probs, policy_act, sample
 from trainer.ppo import EVAL_FIELDS, UPDATE_FIELDS, PPOBackend, compute_gae
 from trainer.rundir import RunPaths, RunStatus, read_metadata
 from trainer.vector import make_vector_env
@@ -97,6 +97,19 @@ def test_masked_actions_are_never_sampled_and_add_nothing_to_log_probs_or_entrop
     assert torch.isfinite(ent).all() and torch.isfinite(masked.grad).all()
     single = mask.sum(1) == 1
     assert torch.equal(ent[single], torch.zeros(int(single.sum())))
+
+
+
+def test_the_hidden_layers_tanh_is_tanh_in_value_and_gradient():
+    x = torch.linspace(-30, 30, 600_001, dtype=torch.float32).requires_grad_()
+    y = Tanh()(x)
+    exact = torch.tanh(x.detach().double())
+    assert (y.detach().double() - exact).abs().max() < 2.5e-7
+    assert y[0] == -1 and y[-1] == 1 and Tanh()(torch.zeros(1)) == 0  # saturates; 0 at 0
+    grad = torch.rand(x.shape, generator=torch.Generator().manual_seed(0))
+    y.backward(grad)
+    assert torch.allclose(x.grad.double(), grad.double() * (1 - exact**2), rtol=0, atol=5e-7)
+    assert torch.autograd.gradcheck(Tanh(), torch.randn(64, dtype=torch.float64, requires_grad=True))
 
 
 class Bandit:
